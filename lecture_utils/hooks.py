@@ -1,0 +1,197 @@
+"""Hooks, cleanly: record activations/gradients of named layers and restore the model afterwards.
+
+Every method of the course that needs a hook goes through this module, so one tested guarantee
+covers them all: after the ``with`` block -- also when an exception was raised inside it -- no
+hook remains on any module, every parameter's ``requires_grad``, every module's ``training``
+flag and every in-place activation's ``inplace`` flag are as before.
+
+Why ``inplace`` matters: EfficientNet-Lite0 uses ``ReLU6(inplace=True)``. A hook that captures a
+tensor which a later in-place op overwrites sees wrong values, and replacing backward rules of
+an in-place op breaks autograd. Inside :func:`preserved_state` in-place activations are switched
+off (same forward result, one extra buffer) and switched back on at exit.
+
+(captum's ``_utils/gradient.py`` follows the same try/finally discipline.)
+"""
+
+from __future__ import annotations
+
+import difflib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+
+from .models import ZooModel, as_module
+
+__all__ = [
+    "get_layer",
+    "layer_names",
+    "preserved_state",
+    "record",
+    "Recording",
+    "HookSet",
+    "hook_count",
+    "model_state",
+]
+
+OUTPUT = "output"  # pseudo-layer name: the model's output
+
+
+def layer_names(model: nn.Module | ZooModel) -> list[str]:
+    """All module names of ``model`` (dotted paths as in ``named_modules``), root excluded."""
+    return [n for n, _ in as_module(model).named_modules() if n]
+
+
+def get_layer(model: nn.Module | ZooModel, layer: str | nn.Module) -> nn.Module:
+    """The submodule called ``layer`` (or ``layer`` itself if it is a submodule of ``model``).
+
+    Raises ``ValueError`` naming the closest layer names when there is no such layer.
+    """
+    net = as_module(model)
+    if isinstance(layer, nn.Module):
+        if any(m is layer for m in net.modules()):
+            return layer
+        raise ValueError(f"the module {type(layer).__name__} given as layer is not part of this model")
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (str) or a module, got {type(layer).__name__}")
+    modules = dict(net.named_modules())
+    if layer in modules and layer != "":
+        return modules[layer]
+    names = layer_names(net)
+    close = difflib.get_close_matches(layer, names, n=5, cutoff=0.4)
+    hint = f" Close names: {', '.join(close)}." if close else f" Some names: {', '.join(names[:8])}, ..."
+    raise ValueError(f"Unknown layer {layer!r} in {type(net).__name__}.{hint}")
+
+
+def hook_count(model: nn.Module | ZooModel) -> int:
+    """Number of forward/backward hooks on all modules of ``model`` (0 for a clean model)."""
+    total = 0
+    for m in as_module(model).modules():
+        for attr in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
+            total += len(getattr(m, attr, {}))
+    return total
+
+
+def model_state(model: nn.Module | ZooModel) -> dict[str, Any]:
+    """A snapshot of everything a method must leave unchanged (for tests and asserts)."""
+    net = as_module(model)
+    return {
+        "hooks": hook_count(net),
+        "training": {n: m.training for n, m in net.named_modules()},
+        "requires_grad": {n: p.requires_grad for n, p in net.named_parameters()},
+        "inplace": {n: m.inplace for n, m in net.named_modules() if isinstance(getattr(m, "inplace", None), bool)},
+    }
+
+
+@contextmanager
+def preserved_state(model: nn.Module | ZooModel, freeze: bool = True, eval: bool = True) -> Iterator[nn.Module]:
+    """Run a method on ``model`` and restore it afterwards, even after an exception.
+
+    Inside the block: eval mode (``eval=True``), parameters frozen (``freeze=True``: input gradients
+    only, faster), in-place activations off. Yields the ``nn.Module``.
+    """
+    net = as_module(model)
+    training = {m: m.training for m in net.modules()}
+    grads = {p: p.requires_grad for p in net.parameters()}
+    inplace = {m: m.inplace for m in net.modules() if isinstance(getattr(m, "inplace", None), bool)}
+    try:
+        if eval:
+            net.eval()
+        if freeze:
+            for p in net.parameters():
+                p.requires_grad_(False)
+        for m in inplace:
+            m.inplace = False
+        yield net
+    finally:
+        for m, flag in training.items():
+            m.training = flag
+        for p, flag in grads.items():
+            p.requires_grad_(flag)
+        for m, flag in inplace.items():
+            m.inplace = flag
+
+
+class HookSet:
+    """Handles of registered hooks, all removed by :meth:`remove` (use in ``finally``)."""
+
+    def __init__(self) -> None:
+        self.handles: list[torch.utils.hooks.RemovableHandle] = []
+
+    def add(self, handle: torch.utils.hooks.RemovableHandle) -> None:
+        self.handles.append(handle)
+
+    def remove(self) -> None:
+        while self.handles:
+            self.handles.pop().remove()
+
+
+@dataclass
+class Recording:
+    """What :func:`record` captured. ``activations[name]``: the layer's output, (N, C, H, W) or
+    (N, D); ``gradients[name]``: d(backpropagated quantity)/d(output), same shape (after backward)."""
+
+    activations: dict[str, torch.Tensor] = field(default_factory=dict)
+    gradients: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.activations[name]
+
+
+def _first_tensor(output: Any) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise TypeError(f"layer output of type {type(output).__name__} is not a tensor")
+
+
+@contextmanager
+def record(
+    model: nn.Module | ZooModel,
+    layers: str | Iterable[str],
+    gradients: bool = False,
+    detach: bool = False,
+    freeze: bool = True,
+) -> Iterator[Recording]:
+    """Record the outputs (and, with ``gradients=True``, output gradients) of named layers.
+
+    Example::
+
+        with record(model, ["blocks.3", "bn2"], gradients=True) as rec:
+            model(x)[0, cls].backward()
+        rec.activations["bn2"], rec.gradients["bn2"]
+
+    ``detach=False`` keeps activations in the autograd graph (to build losses from them).
+    Unknown layer names raise ``ValueError`` before anything is registered. State is restored
+    as in :func:`preserved_state`.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names:
+        raise ValueError("record needs at least one layer name")
+    modules = {name: get_layer(model, name) for name in names}  # validate first
+    rec = Recording()
+    hooks = HookSet()
+
+    def make_hook(name: str) -> Callable:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            out = _first_tensor(output)
+            rec.activations[name] = out.detach() if detach else out
+            if gradients and out.requires_grad:
+
+                def save_grad(grad: torch.Tensor) -> None:
+                    rec.gradients[name] = grad.detach()
+
+                out.register_hook(save_grad)
+
+        return hook
+
+    with preserved_state(model, freeze=freeze):
+        try:
+            for name, module in modules.items():
+                hooks.add(module.register_forward_hook(make_hook(name)))
+            yield rec
+        finally:
+            hooks.remove()

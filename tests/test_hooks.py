@@ -1,0 +1,78 @@
+"""Hook and state hygiene: the guarantee every method of the course relies on."""
+
+import pytest
+import torch
+
+from lecture_utils.hooks import get_layer, hook_count, model_state, preserved_state, record
+from tests.helpers import assert_leaves_model_clean
+
+
+def test_record_activations_match_manual_forward(tiny_cnn):
+    x = torch.randn(2, 3, 8, 8)
+    with record(tiny_cnn, ["conv", "fc"]) as rec:
+        out = tiny_cnn(x)
+    assert torch.allclose(rec.activations["conv"], tiny_cnn.conv(x))
+    assert torch.allclose(rec["fc"], out)
+
+
+def test_record_gradients_match_autograd(tiny_cnn):
+    x = torch.randn(1, 3, 8, 8, requires_grad=True)  # parameters are frozen inside record
+    with record(tiny_cnn, "conv", gradients=True) as rec:
+        tiny_cnn(x)[0, 2].backward()
+    a = tiny_cnn.conv(x).detach().requires_grad_(True)
+    logits = tiny_cnn.fc(torch.nn.functional.relu6(a).mean(dim=(2, 3)))  # the rest of the net, by hand
+    logits[0, 2].backward()
+    assert torch.allclose(rec.gradients["conv"], a.grad)
+
+
+def test_inplace_activation_does_not_corrupt_recorded_input(tiny_cnn):
+    # ReLU6(inplace=True) would overwrite the conv output that the hook keeps
+    x = torch.randn(1, 3, 8, 8) * 10
+    with record(tiny_cnn, "conv") as rec:
+        tiny_cnn(x)
+    assert rec["conv"].min() < 0 and rec["conv"].max() > 6
+
+
+def test_unknown_layer_lists_close_names(effnet):
+    with pytest.raises(ValueError, match="Unknown layer 'block.3'.*Close names: blocks.3"):
+        get_layer(effnet, "block.3")
+    with pytest.raises(ValueError, match="Unknown layer"):
+        with record(effnet, ["bn2", "nope"]):
+            pass
+    assert hook_count(effnet) == 0
+
+
+def test_record_restores_state_after_exception(tiny_cnn):
+    tiny_cnn.train()
+    tiny_cnn.fc.weight.requires_grad_(False)
+    before = model_state(tiny_cnn)
+    with pytest.raises(RuntimeError, match="boom"):
+        with record(tiny_cnn, ["conv", "act"], gradients=True):
+            assert hook_count(tiny_cnn) == 2
+            assert tiny_cnn.act.inplace is False and tiny_cnn.training is False
+            raise RuntimeError("boom")
+    assert model_state(tiny_cnn) == before
+    assert tiny_cnn.act.inplace is True and tiny_cnn.training is True
+
+
+def test_repeated_records_leave_no_hooks(effnet, chelsea):
+    def call():
+        with record(effnet, ["blocks.3", "bn2"], gradients=True) as rec:
+            effnet.net(chelsea.clone().requires_grad_(True))[0, 281].backward()
+        assert rec.gradients["bn2"].shape == (1, 1280, 7, 7)
+
+    assert_leaves_model_clean(effnet, call, repeat=3)
+
+
+def test_preserved_state_freezes_and_restores(tiny_cnn):
+    with preserved_state(tiny_cnn) as net:
+        assert not any(p.requires_grad for p in net.parameters())
+    assert all(p.requires_grad for p in tiny_cnn.parameters())
+
+
+def test_get_layer_accepts_modules_of_the_model_only(tiny_cnn):
+    assert get_layer(tiny_cnn, tiny_cnn.conv) is tiny_cnn.conv
+    with pytest.raises(ValueError, match="not part of this model"):
+        get_layer(tiny_cnn, torch.nn.Conv2d(1, 1, 1))
+    with pytest.raises(TypeError, match="layer must be"):
+        get_layer(tiny_cnn, 3)
