@@ -134,19 +134,32 @@ def total_variation(weight: float = 1.0) -> Objective:
 
 
 class PixelImage(nn.Module):
-    """Pixel parametrization: free logits per pixel, RGB = sigmoid(logits). Output (1, 3, H, W)."""
+    """Pixel parametrization: free logits per pixel, RGB = sigmoid(logits). Output (1, 3, H, W).
 
-    def __init__(self, size: int, sd: float = 0.5, seed: int = 0, init: torch.Tensor | None = None):
+    ``downsample`` > 1 keeps the free pixels on a coarser grid (size / downsample), bilinearly
+    upsampled: a simple way to suppress the high frequencies a CNN's gradient is full of.
+    """
+
+    def __init__(
+        self, size: int, sd: float = 0.5, seed: int = 0, init: torch.Tensor | None = None, downsample: int = 1
+    ):
         super().__init__()
+        if downsample < 1 or size < downsample:
+            raise ValueError(f"need 1 <= downsample <= size, got downsample={downsample}, size={size}")
+        self.size = size if init is None else init.shape[-1]
+        self.downsample = downsample
         if init is not None:
             x = init.detach().clamp(1e-3, 1 - 1e-3)
             self.logits = nn.Parameter(torch.log(x / (1 - x)))
         else:
             g = torch.Generator().manual_seed(seed)
-            self.logits = nn.Parameter(torch.randn(1, 3, size, size, generator=g) * sd)
+            self.logits = nn.Parameter(torch.randn(1, 3, size // downsample, size // downsample, generator=g) * sd)
 
     def forward(self) -> torch.Tensor:
-        return torch.sigmoid(self.logits)
+        z = self.logits
+        if self.downsample > 1:
+            z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return torch.sigmoid(z)
 
 
 Transform = Callable[[torch.Tensor], torch.Tensor]

@@ -176,3 +176,388 @@ def topk_bar(predictions: Sequence[tuple[int, str, float]], title: str | None = 
         ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- class activation maps (03, 06)
+
+
+def signed_maps(
+    maps: dict[str, Any], size: float = 2.6, ncols: int | None = None, cmap: str = "RdBu_r", suptitle: str | None = None
+) -> Figure:
+    """Raw (signed) maps at their own resolution, one panel each, with a colour scale symmetric
+    about 0 (red positive, blue negative) and a colour bar: for looking at the values of a CAM
+    before any ReLU or min-max scaling. Values of ``maps`` are (h, w) arrays/tensors."""
+    fig, axes = _grid(len(maps), ncols or len(maps), size)
+    for ax, (title, value) in zip(axes.flat, maps.items()):
+        a = to_array(value)
+        if a.ndim != 2:
+            raise ValueError(f"signed_maps takes (h, w) maps, got shape {a.shape} for {title!r}")
+        v = float(np.abs(a).max()) or 1.0
+        im = ax.imshow(a, cmap=cmap, vmin=-v, vmax=v, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def signed_rgb(grad: Any, percentile: float = 99.5) -> np.ndarray:
+    """A signed (1, 3, H, W) / (3, H, W) gradient as an (H, W, 3) image: grey 0.5 is zero, the
+    ``percentile`` of |values| maps to 0 / 1 (clipped beyond). For guided backprop and Guided Grad-CAM."""
+    a = to_array(grad).astype(np.float64)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"signed_rgb takes a (1, 3, H, W) or (H, W, 3) gradient, got shape {a.shape}")
+    scale = float(np.percentile(np.abs(a), percentile))
+    if scale <= 0:
+        return np.full_like(a, 0.5)
+    return np.clip(0.5 + 0.5 * a / scale, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- deconvnet, guided backprop (02, 04)
+
+
+def patches_and_projections(
+    units: Sequence[tuple[str, Sequence[Any], Sequence[Any]]],
+    ncols_units: int = 2,
+    size: float = 0.8,
+    suptitle: str | None = None,
+) -> Figure:
+    """Zeiler & Fergus's Fig. 2 layout: per unit, a 3x3 grid of deconvnet projections (left)
+    next to a 3x3 grid of the image patches that produced them (right).
+
+    Inputs: ``units`` a list of ``(title, projections, patches)``; each projection/patch an
+    (h, w, 3) image in [0, 1] (up to 9 per unit; sizes may differ between units).
+    """
+    if not units:
+        raise ValueError("nothing to plot: got 0 units")
+    ncols_units = min(ncols_units, len(units))
+    nrows_units = math.ceil(len(units) / ncols_units)
+    cols = ncols_units * 8 - 1  # per unit: 3 projection cols, a thin gap, 3 patch cols (+ a gap between units)
+    rows = nrows_units * 4  # per unit: a title row and 3 image rows
+    fig = plt.figure(figsize=(size * cols, size * rows * 1.02))
+    ratios_w = ([1, 1, 1, 0.12, 1, 1, 1, 0.5] * ncols_units)[:cols]
+    ratios_h = [0.28, 1, 1, 1] * nrows_units
+    gs = fig.add_gridspec(rows, cols, width_ratios=ratios_w, height_ratios=ratios_h, wspace=0.04, hspace=0.04)
+    for u, (title, projs, patches) in enumerate(units):
+        r0, c0 = (u // ncols_units) * 4, (u % ncols_units) * 8
+        tax = fig.add_subplot(gs[r0, c0 : c0 + 7])
+        tax.axis("off")
+        tax.text(0.5, 0.1, title, ha="center", va="bottom", fontsize=9, transform=tax.transAxes)
+        for block, items in ((0, projs), (4, patches)):
+            for i in range(9):
+                ax = fig.add_subplot(gs[r0 + 1 + i // 3, c0 + block + i % 3])
+                ax.axis("off")
+                if i < len(items):
+                    ax.imshow(to_array(items[i]), interpolation="nearest")
+    height = size * rows * 1.02
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - (0.45 if suptitle else 0.05) / height)
+    if suptitle:
+        fig.suptitle(suptitle, y=1 - 0.12 / height, va="top")
+    return fig
+
+
+def rule_tables(tables: dict[str, Any], suptitle: str | None = None, size: float = 2.1, fmt: str = "{:g}") -> Figure:
+    """Small matrices side by side with every value written in its cell (Springenberg et al.'s
+    Fig. 1 b-c). Colours: red positive, blue negative, white zero (shared scale)."""
+    if not tables:
+        raise ValueError("nothing to plot: got 0 tables")
+    arrays = {k: np.atleast_2d(to_array(v)).astype(float) + 0.0 for k, v in tables.items()}  # + 0.0: no "-0"
+    vmax = max(float(np.abs(a).max()) for a in arrays.values()) or 1.0
+    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size * 1.05), squeeze=False)
+    for ax, (title, a) in zip(axes[0], arrays.items()):
+        ax.imshow(a, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+        for (i, j), val in np.ndenumerate(a):
+            ax.text(j, i, fmt.format(val), ha="center", va="center", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def compare_wide(
+    panels: dict[str, Any], image: Any | None = None, width: float = 3.6, ncols: int | None = None
+) -> Figure:
+    """:func:`compare` for images that are not square: each panel's height follows the aspect
+    ratio of ``image`` (or of the first panel), so rows of wide images sit close together."""
+    ref = to_array(image if image is not None else next(iter(panels.values())))
+    aspect = ref.shape[0] / ref.shape[1] + 0.12  # + room for the title
+    fig, axes = _grid(len(panels), ncols or len(panels), width, aspect=aspect)
+    for ax, (title, value) in zip(axes.flat, panels.items()):
+        a = to_array(value)
+        if a.ndim == 2 and image is not None:
+            overlay(image, a, ax=ax, title=title)
+        else:
+            ax.imshow(a if a.ndim == 3 else normalize01(a), cmap=None if a.ndim == 3 else "gray")
+            ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- notebooks 01 and 05
+
+
+def filter_evolution(
+    snapshots: dict[int, Any],
+    accuracies: dict[int, float] | None = None,
+    n_filters: int = 16,
+    size: float = 0.8,
+    title: str | None = None,
+) -> Figure:
+    """First-layer filters at several moments of training: one row per snapshot.
+
+    Inputs: ``snapshots`` {epoch: weights (C_out, 1, k, k) or (C_out, 3, k, k)}; ``accuracies``
+    {epoch: test accuracy in [0, 1]} shown at the left of each row. Each filter is normalized on
+    its own (min-max), as in :func:`filter_grid`.
+    """
+    if not snapshots:
+        raise ValueError("no snapshots to plot")
+    epochs = sorted(snapshots)
+    n = min(n_filters, min(int(torch.as_tensor(snapshots[e]).shape[0]) for e in epochs))
+    fig, axes = plt.subplots(len(epochs), n, figsize=(size * n + 1.4, size * len(epochs) + 0.4), squeeze=False)
+    for row, e in zip(axes, epochs):
+        w = torch.as_tensor(snapshots[e]).detach().float().cpu()
+        if w.ndim != 4:
+            raise ValueError(f"snapshot {e}: filters must have shape (C_out, C_in, k, k), got {tuple(w.shape)}")
+        for ax, f in zip(row, w[:n]):
+            img = f.permute(1, 2, 0) if f.shape[0] == 3 else f[0]
+            ax.imshow(normalize01(img), cmap=None if f.shape[0] == 3 else "gray", interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        label = f"epoch {e}" if e else "init"
+        if accuracies is not None and e in accuracies:
+            label += f"\nacc {accuracies[e]:.0%}"
+        row[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def map_rows(
+    image: Any | Sequence[Any],
+    rows: dict[str, Sequence[Any]],
+    col_titles: Sequence[str] | None = None,
+    size: float = 1.5,
+    cmap: str = "viridis",
+    overlay_alpha: float = 0.6,
+    suptitle: str | None = None,
+) -> Figure:
+    """Rows of feature maps drawn over images, each map upsampled and min-max scaled on its own.
+
+    Inputs: ``image`` one image (H, W) or (H, W, 3) for all maps -- then it is also shown in a first
+    column -- or a list with one image per map column; ``rows`` {row label: [map (h, w), ...]},
+    all rows of the same length; ``col_titles`` one title per map column.
+    """
+
+    def rgb(a: Any) -> np.ndarray:
+        a = to_array(a)
+        return np.repeat(normalize01(a)[..., None], 3, axis=2) if a.ndim == 2 else a
+
+    lengths = {len(v) for v in rows.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"all rows need the same number of maps, got {sorted(lengths)}")
+    nmaps = lengths.pop()
+    per_column = isinstance(image, (list, tuple))
+    if per_column and len(image) != nmaps:
+        raise ValueError(f"got {len(image)} images for {nmaps} map columns")
+    backgrounds = [rgb(im) for im in image] if per_column else [rgb(image)] * nmaps
+    first = 0 if per_column else 1
+    ncol = nmaps + first
+    if col_titles is not None and len(col_titles) != nmaps:
+        raise ValueError(f"got {len(col_titles)} column titles for {nmaps} map columns")
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(size * ncol + 1.6, size * len(rows) + 0.5), squeeze=False)
+    for r, (label, maps) in enumerate(rows.items()):
+        if not per_column:
+            axes[r, 0].imshow(backgrounds[0])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+        for c, (m, bg) in enumerate(zip(maps, backgrounds)):
+            ax = axes[r, c + first]
+            hm = normalize01(upsample_map(m, bg.shape[:2]))
+            ax.imshow(bg)
+            ax.imshow(hm, cmap=cmap, alpha=overlay_alpha, vmin=0, vmax=1)
+            if r == 0 and col_titles is not None:
+                ax.set_title(col_titles[c], fontsize=8)
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def signed_rgb_shared(grads: Sequence[Any], percentile: float = 99.5) -> list[np.ndarray]:
+    """Like ``signed_rgb`` but with ONE scale for all gradients (the largest of their
+    ``percentile``-s of |values|), so a unit that barely responds to an image stays grey
+    instead of having its noise blown up. Returns a list of (H, W, 3) images in [0, 1]."""
+    arrays = [to_array(g).astype(np.float64) for g in grads]
+    if not arrays:
+        raise ValueError("signed_rgb_shared needs at least one gradient")
+    scale = max(float(np.percentile(np.abs(a), percentile)) for a in arrays)
+    if scale <= 0:
+        return [np.full_like(a, 0.5) for a in arrays]
+    return [np.clip(0.5 + 0.5 * a / scale, 0.0, 1.0) for a in arrays]
+
+
+# --------------------------------------------------------------------------- activation analysis (09)
+
+
+def activation_mosaic_array(maps: Any, ncols: int | None = None) -> np.ndarray:
+    """All channels (C, h, w) of a layer tiled into one 2-D array, tiles separated by NaN lines
+    (drawn in a separate colour). ``ncols`` default: a square-ish grid."""
+    a = to_array(maps).astype(np.float32) if not isinstance(maps, torch.Tensor) else maps.detach().float().cpu().numpy()
+    if a.ndim != 3:
+        raise ValueError(f"activation_mosaic takes feature maps (C, h, w), got shape {a.shape}")
+    c, h, w = a.shape
+    ncols = ncols or math.ceil(math.sqrt(c))
+    nrows = math.ceil(c / ncols)
+    out = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1), np.nan, np.float32)
+    for i in range(c):
+        r, q = divmod(i, ncols)
+        out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = a[i]
+    return out
+
+
+def activation_mosaic(
+    maps: Any,
+    ncols: int | None = None,
+    vmax: float | None = None,
+    percentile: float = 99.5,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    size: float = 5.0,
+) -> Figure:
+    """Every channel of a layer as a grey image, black = exactly zero, one shared scale for all
+    channels (so a silent channel stays black): white = ``vmax`` (default: the ``percentile`` of the
+    layer's positive activations). Tiles are separated by thin blue lines.
+
+    Inputs: ``maps`` (C, h, w) tensor/array.
+    """
+    mosaic = activation_mosaic_array(maps, ncols)
+    if vmax is None:
+        pos = mosaic[np.isfinite(mosaic) & (mosaic > 0)]
+        vmax = float(np.percentile(pos, percentile)) if pos.size else 1.0
+    cmap = plt.get_cmap("gray").copy()
+    cmap.set_bad("#3a5a9a")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(size, size * mosaic.shape[0] / mosaic.shape[1]))
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=vmax or 1.0, interpolation="antialiased")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure
+
+
+def activation_layers(
+    image: Any, maps: dict[str, Any], titles: dict[str, str] | None = None, size: float = 4.6
+) -> Figure:
+    """The input and, for each layer, all its channels as a mosaic (:func:`activation_mosaic`), in a
+    2-column grid. ``maps`` {layer: (C, h, w)}; ``titles`` optional panel titles per layer."""
+    if not maps:
+        raise ValueError("nothing to plot: got 0 layers")
+    n = len(maps) + 1
+    ncols = 2
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * 1.04), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(to_array(image))
+    axes.flat[0].set_title("input", fontsize=10)
+    for ax, (layer, m) in zip(list(axes.flat)[1:], maps.items()):
+        c, h, w = tuple(m.shape)
+        activation_mosaic(m, ax=ax, title=(titles or {}).get(layer, f"{layer}: {c} channels of {h}x{w}"))
+        ax.title.set_fontsize(10)
+    fig.tight_layout()
+    return fig
+
+
+def sparsity_plot(series: dict[str, dict[str, float]], title: str | None = None) -> Figure:
+    """Fraction of zero activations per layer: one line per series {label: {layer: fraction}}."""
+    if not series:
+        raise ValueError("nothing to plot: got 0 series")
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    for (label, fr), marker in zip(series.items(), "osd^v<>"):
+        names = list(fr)
+        ax.plot(range(len(names)), [fr[n] for n in names], marker=marker, label=label)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("fraction of zeros")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def patch_rows(
+    rows: dict[str, tuple[Sequence[Any], Sequence[float]]],
+    size: float = 0.95,
+    suptitle: str | None = None,
+    fmt: str = "{:.0f}",
+) -> Figure:
+    """Girshick et al.'s Fig. 4 layout: one row per unit with its top patches, strongest first,
+    each labelled with its activation (white box). ``rows`` {row label: (patches, values)}."""
+    if not rows:
+        raise ValueError("nothing to plot: got 0 rows")
+    k = max(len(p) for p, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + 1.5, size * len(rows) + 0.5), squeeze=False)
+    for r, (label, (patches, values)) in enumerate(rows.items()):
+        if len(patches) != len(values):
+            raise ValueError(f"row {label!r}: {len(patches)} patches but {len(values)} values")
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(patches):
+                ax.imshow(to_array(patches[c]), interpolation="antialiased")
+                ax.text(0.04, 0.96, fmt.format(values[c]), transform=ax.transAxes, fontsize=6, va="top",
+                        ha="left", bbox={"facecolor": "white", "alpha": 0.85, "pad": 1, "lw": 0})  # fmt: skip
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(pad=0.3, w_pad=0.1, h_pad=0.2)
+    return fig
+
+
+def unit_view(
+    image: Any,
+    fmap: Any,
+    patches: Sequence[Any],
+    values: Sequence[float],
+    title: str | None = None,
+    size: float = 1.25,
+) -> Figure:
+    """One channel: its feature map for ``image`` (black = 0, own scale), the map over the image,
+    and the channel's top patches from a pool with their activations (3 per row)."""
+    img = to_array(image)
+    m = to_array(fmap).astype(np.float64)
+    if m.ndim != 2:
+        raise ValueError(f"fmap must be a 2-D map (h, w), got shape {m.shape}")
+    k = len(patches)
+    if k != len(values):
+        raise ValueError(f"got {k} patches but {len(values)} values")
+    prow = max(1, math.ceil(k / 3))
+    fig = plt.figure(figsize=(size * 3 * 2 + size * 3 + 0.4, size * max(3, prow) + 0.6))
+    gs = fig.add_gridspec(max(3, prow), 9, wspace=0.06, hspace=0.25)
+    ax = fig.add_subplot(gs[:3, 0:3])
+    ax.imshow(m, cmap="gray", vmin=0, vmax=max(float(m.max()), 1e-12), interpolation="nearest")
+    ax.set_title(f"feature map {m.shape[0]}x{m.shape[1]} (max {m.max():.0f})", fontsize=9)
+    ax.axis("off")
+    ax = fig.add_subplot(gs[:3, 3:6])
+    overlay(img, np.maximum(m, 0), ax=ax, alpha=0.55, cmap="inferno", title="over the input")
+    for i in range(k):
+        ax = fig.add_subplot(gs[i // 3, 6 + i % 3])
+        ax.imshow(to_array(patches[i]), interpolation="antialiased")
+        ax.set_title(f"{values[i]:.0f}", fontsize=8, pad=2)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.86 if title else 0.93)
+    return fig

@@ -155,3 +155,14 @@ def test_widgets_render_once_and_on_change(effnet):
     assert box.children
     with pytest.raises(ValueError, match="not among"):
         widgets.layer_picker(effnet, value="nope")
+
+
+def test_pixel_image_downsample_is_smooth_and_validated():
+    img = optimize.PixelImage(16, downsample=4, seed=0)()
+    assert img.shape == (1, 3, 16, 16) and img.min() >= 0 and img.max() <= 1
+    # bilinear upsampling of a 4x4 grid: neighbouring pixels differ much less than in a free 16x16 image
+    free = optimize.PixelImage(16, seed=0)()
+    step = lambda x: (x[..., 1:] - x[..., :-1]).abs().mean()
+    assert step(img) < 0.5 * step(free)
+    with pytest.raises(ValueError, match="downsample"):
+        optimize.PixelImage(8, downsample=16)

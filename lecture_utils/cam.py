@@ -1,0 +1,285 @@
+"""Class activation maps: CAM, Grad-CAM and Guided Grad-CAM.
+
+Lecture sections «Карты активации классов (CAM)» (notebook 03; Zhou, Khosla, Lapedriza, Oliva &
+Torralba 2016, "Learning Deep Features for Discriminative Localization") and «Grad-CAM»
+(notebook 06; Selvaraju, Cogswell, Das, Vedantam, Parikh & Batra 2017, "Grad-CAM: Visual
+Explanations from Deep Networks via Gradient-based Localization").
+
+CAM needs a network whose head is global average pooling (GAP) followed by one linear layer:
+with ``f_k(x, y)`` the last conv features (K channels, h x w positions) and ``w_k^c`` the linear
+weights of class c,
+
+    S_c = sum_k w_k^c * (1/Z) sum_{x,y} f_k(x, y) + b_c = (1/Z) sum_{x,y} M_c(x, y) + b_c,
+    M_c(x, y) = sum_k w_k^c f_k(x, y)        (Z = h * w),
+
+so the class score is exactly the mean of the map ``M_c`` plus the bias: ``M_c`` says where the
+score comes from. The bias ``b_c`` is a constant; spreading it as ``b_c / Z`` over the cells
+would shift the map, not change its shape, so the map is kept without it. For a head that is
+not GAP + linear (a fully-connected layer over the flattened map, max pooling, a hidden layer
+with a nonlinearity) the identity fails and :func:`cam` refuses with an explanation.
+
+Grad-CAM drops the architectural requirement: the channel weights become the spatially averaged
+gradients ``alpha_k^c = (1/Z) sum_{i,j} dS_c / dA_k(i, j)`` at any conv layer ``A``, and
+``L^c = ReLU(sum_k alpha_k^c A_k)``. At EfficientNet-Lite0's last features (``bn2``)
+``dS_c / dA_k(i, j) = w_k^c / Z``, hence Grad-CAM = ReLU(CAM) / Z.
+
+Maps are returned at layer resolution (h, w); upsampling happens in :mod:`lecture_utils.plot`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attribution import classes_of
+from .hooks import get_layer, record
+from .models import ZooModel, as_module
+from .targets import Target, check_image, class_score, resolve_class
+
+__all__ = [
+    "NotGapHeadError",
+    "cam_head",
+    "cam_maps",
+    "cam",
+    "gap_head_error",
+    "normalize_map",
+    "grad_cam_weights",
+    "grad_cam",
+    "guided_grad_cam",
+]
+
+GAP_TOLERANCE = 1e-4  # relative error allowed in logits == W @ GAP(f) + b
+
+
+class NotGapHeadError(ValueError):
+    """CAM was asked for on a network whose head is not global average pooling + one linear layer."""
+
+
+def normalize_map(heatmap: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Min-max scale a map to [0, 1] for display (a constant map becomes zeros).
+
+    Inputs/Returns: any shape, e.g. (h, w).
+    """
+    lo, hi = heatmap.min(), heatmap.max()
+    if float(hi - lo) < eps:
+        return torch.zeros_like(heatmap)
+    return (heatmap - lo) / (hi - lo)
+
+
+def cam_head(model: nn.Module | ZooModel, layer: str | None = None, fc: str | None = None) -> tuple[str, nn.Linear]:
+    """The feature layer and the linear classifier that CAM uses, validated (no forward pass).
+
+    For a :class:`ZooModel` the defaults are ``model.extra["cam_layer"]`` and ``model.extra["fc"]``
+    (EfficientNet-Lite0: ``"bn2"`` and ``"classifier"``). A plain ``nn.Module`` has no defaults:
+    the caller names both. Returns ``(layer_name, fc_module)``.
+    """
+    net = as_module(model)
+    extra = model.extra if isinstance(model, ZooModel) else {}
+    if layer is None or fc is None:
+        if isinstance(model, ZooModel) and "cam_layer" not in extra:
+            raise NotGapHeadError(
+                f"{model.name} has no global-average-pooling + linear classifier head, so CAM does not "
+                "apply to it (use Grad-CAM, which works at any conv layer)."
+            )
+        if not isinstance(model, ZooModel):
+            raise ValueError(
+                "for a plain nn.Module name the last conv feature layer and the linear classifier after "
+                "global average pooling, e.g. cam(net, x, target, layer='act', fc='fc')"
+            )
+    layer = extra["cam_layer"] if layer is None else layer
+    fc = extra["fc"] if fc is None else fc
+    if not isinstance(layer, str) or not isinstance(fc, str):
+        raise TypeError("layer and fc must be layer names (str)")
+    get_layer(net, layer)  # unknown names -> ValueError with close names
+    fc_module = get_layer(net, fc)
+    if not isinstance(fc_module, nn.Linear):
+        raise NotGapHeadError(
+            f"CAM needs a linear classifier after global average pooling, but {fc!r} is a "
+            f"{type(fc_module).__name__}, not nn.Linear"
+        )
+    return layer, fc_module
+
+
+def _features_and_logits(
+    model: nn.Module | ZooModel, image: torch.Tensor, layer: str, fc: nn.Linear
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass: the layer's features (C, h, w) and the logits (K,), both detached."""
+    with record(model, layer, detach=True) as rec, torch.no_grad():
+        net = as_module(model)
+        device = next(net.parameters()).device
+        logits = net(image.detach().to(device))
+    feats = rec.activations[layer]
+    if feats.ndim != 4:
+        raise NotGapHeadError(f"CAM needs conv feature maps (1, C, h, w) at {layer!r}, got {tuple(feats.shape)}")
+    if logits.ndim != 2:
+        raise NotGapHeadError(f"CAM needs logits of shape (1, K), the model returned {tuple(logits.shape)}")
+    if feats.shape[1] != fc.in_features:
+        raise NotGapHeadError(
+            f"CAM needs global average pooling between {layer!r} and the classifier: {layer!r} has "
+            f"{feats.shape[1]} channels but the classifier takes {fc.in_features} inputs. A classifier over "
+            "the flattened map (C*h*w inputs) has a weight per channel AND position, so there is no single "
+            "w_k^c per channel and the CAM formula does not apply. Use Grad-CAM."
+        )
+    return feats[0], logits[0]
+
+
+def _gap_error(feats: torch.Tensor, logits: torch.Tensor, fc: nn.Linear) -> float:
+    pooled = feats.mean(dim=(1, 2))
+    bias = fc.bias.detach() if fc.bias is not None else torch.zeros_like(logits)
+    predicted = fc.weight.detach() @ pooled + bias
+    return float((predicted - logits).abs().max() / (1.0 + logits.abs().max()))
+
+
+def gap_head_error(
+    model: nn.Module | ZooModel, image: torch.Tensor, layer: str | None = None, fc: str | None = None
+) -> float:
+    """How far the head is from GAP + linear on this image: ``max_c |W_c . GAP(f) + b_c - S_c|``
+    divided by ``1 + max_c |S_c|``. About 1e-7 for a true GAP + linear head (float round-off).
+
+    Inputs: ``image`` (1, 3, H, W); ``layer``/``fc`` as in :func:`cam_head`. Returns: a float.
+    """
+    check_image(image)
+    layer, fc_module = cam_head(model, layer, fc)
+    feats, logits = _features_and_logits(model, image, layer, fc_module)
+    return _gap_error(feats, logits, fc_module)
+
+
+def cam_maps(
+    model: nn.Module | ZooModel, image: torch.Tensor, layer: str | None = None, fc: str | None = None
+) -> torch.Tensor:
+    """Raw class activation maps of ALL classes from one forward pass: ``M[c] = sum_k w_k^c f_k``.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``layer`` the last conv features and ``fc`` the
+    linear classifier (defaults for a ZooModel, see :func:`cam_head`).
+    Returns: (K, h, w) on the model's device, not ReLU'd, without bias:
+    ``M[c].mean() + b_c == logit_c``.
+    Raises: :class:`NotGapHeadError` when the head is not GAP + linear (checked numerically on all logits).
+    """
+    check_image(image)
+    layer, fc_module = cam_head(model, layer, fc)
+    feats, logits = _features_and_logits(model, image, layer, fc_module)
+    err = _gap_error(feats, logits, fc_module)
+    if err > GAP_TOLERANCE:
+        raise NotGapHeadError(
+            f"the head after {layer!r} is not global average pooling + linear: logits differ from "
+            f"W . GAP(f) + b by {err:.2g} (relative). CAM relies on S_c = mean_xy(sum_k w_k^c f_k(x,y)) + b_c, "
+            "which holds only when the map is averaged and then mapped linearly; max pooling, a hidden "
+            "layer or any nonlinearity between the features and the logits breaks it. Use Grad-CAM."
+        )
+    return torch.einsum("ck,khw->chw", fc_module.weight.detach(), feats)
+
+
+def cam(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: int | str,
+    layer: str | None = None,
+    fc: str | None = None,
+    normalize: bool = False,
+) -> torch.Tensor:
+    """Class activation map of Zhou et al. 2016: ``M_c(x, y) = sum_k w_k^c f_k(x, y)``.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name; ``layer`` the
+    last conv features (EfficientNet-Lite0: ``"bn2"``, 1280 x 7 x 7 after ReLU6) and ``fc`` the
+    linear classifier after global average pooling -- both default for a ZooModel, required for
+    a plain module; ``normalize`` min-max scale to [0, 1] for display (default: the raw map).
+    Returns: (h, w) map at layer resolution on the model's device. The raw map is signed and
+    excludes the bias: ``cam(...).mean() + b_c == logit_c``.
+    Raises: ``ValueError`` for an unknown layer / class; :class:`NotGapHeadError` (a ValueError)
+    when the head is not GAP + linear.
+    """
+    check_image(image)
+    layer, fc_module = cam_head(model, layer, fc)
+    if callable(target) and not isinstance(target, (int, str)):
+        raise TypeError("CAM needs one class (an index or a name); a callable target has no classifier row")
+    idx = resolve_class(target, classes_of(model), n_classes=fc_module.out_features)
+    m = cam_maps(model, image, layer, fc)[idx]
+    return normalize_map(m) if normalize else m
+
+
+# --------------------------------------------------------------------------- Grad-CAM
+
+
+def _default_layer(model: nn.Module | ZooModel, layer: str | None) -> str:
+    if layer is not None:
+        return layer
+    if isinstance(model, ZooModel) and "cam_layer" in model.extra:
+        return model.extra["cam_layer"]
+    raise ValueError("name the conv layer for Grad-CAM, e.g. grad_cam(net, x, target, layer='blocks.5')")
+
+
+def _grad_cam_parts(
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate, then one forward + backward pass: alphas (C,) and the layer's features (C, h, w)."""
+    check_image(image)
+    layer = _default_layer(model, layer)
+    if not isinstance(layer, str):
+        raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
+    net = as_module(model)
+    get_layer(net, layer)
+    classes = classes_of(model)
+    if not callable(target):
+        resolve_class(target, classes)  # names / ranges checked before any hook (range again below)
+    with record(model, layer) as rec:
+        device = next(net.parameters()).device
+        x = image.detach().to(device).requires_grad_(True)
+        score = class_score(net(x), target, classes)
+        feats = rec.activations.get(layer)
+        if feats is None or feats.ndim != 4:
+            shape = None if feats is None else tuple(feats.shape)
+            raise ValueError(f"Grad-CAM needs conv feature maps (1, C, h, w) at {layer!r}, got {shape}")
+        if not score.requires_grad:
+            raise ValueError("the class score does not depend on the input")
+        (grads,) = torch.autograd.grad(score, feats)
+    alphas = grads[0].mean(dim=(1, 2))
+    return alphas.detach(), feats[0].detach()
+
+
+def grad_cam_weights(
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None = None
+) -> torch.Tensor:
+    """Grad-CAM's neuron-importance weights ``alpha_k^c = (1/Z) sum_{i,j} dS_c / dA_k(i, j)``.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
+    logits; ``layer`` a conv layer name (default for a ZooModel: its last features, ``bn2``).
+    Returns: (C,) one weight per channel of ``layer``, on the model's device.
+    """
+    return _grad_cam_parts(model, image, target, layer)[0]
+
+
+def grad_cam(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target,
+    layer: str | None = None,
+    relu: bool = True,
+) -> torch.Tensor:
+    """Grad-CAM of Selvaraju et al. 2017: ``L^c = ReLU(sum_k alpha_k^c A_k)``.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
+    logits (the score before softmax); ``layer`` a conv layer name (default for a ZooModel: the
+    last features ``bn2``); ``relu=False`` keeps the negative evidence.
+    Returns: (h, w) map at the layer's resolution on the model's device.
+    """
+    alphas, feats = _grad_cam_parts(model, image, target, layer)
+    m = torch.einsum("k,khw->hw", alphas, feats)
+    return m.clamp(min=0) if relu else m
+
+
+def guided_grad_cam(
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None = None
+) -> torch.Tensor:
+    """Guided Grad-CAM: guided backpropagation times the Grad-CAM map upsampled to the input size.
+
+    High resolution (from guided backprop) and class-discriminative (from Grad-CAM).
+    Inputs: as :func:`grad_cam`. Returns: (1, 3, H, W) on the model's device, w.r.t. the
+    preprocessed input (display it with ``plot.signed_rgb``).
+    """
+    from .backprop import guided_backprop
+
+    heat = grad_cam(model, image, target, layer)
+    gb = guided_backprop(model, image, target)
+    up = F.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear", align_corners=False)
+    return gb * up
