@@ -406,19 +406,26 @@ def signed_rgb_shared(grads: Sequence[Any], percentile: float = 99.5) -> list[np
 # --------------------------------------------------------------------------- activation analysis (09)
 
 
-def activation_mosaic_array(maps: Any, ncols: int | None = None) -> np.ndarray:
-    """All channels (C, h, w) of a layer tiled into one 2-D array, tiles separated by NaN lines
-    (drawn in a separate colour). ``ncols`` default: a square-ish grid."""
-    a = to_array(maps).astype(np.float32) if not isinstance(maps, torch.Tensor) else maps.detach().float().cpu().numpy()
-    if a.ndim != 3:
-        raise ValueError(f"activation_mosaic takes feature maps (C, h, w), got shape {a.shape}")
+def activation_mosaic_array(maps: Any, ncols: int | None = None, max_tile: int | None = None) -> np.ndarray:
+    """All channels (C, h, w) of a layer tiled into one 2-D array; tiles are separated by lines of
+    NaN and unused tiles are ``-inf`` (:func:`activation_mosaic` colours them). ``ncols`` default:
+    a square-ish grid; ``max_tile`` shrinks larger maps (area average) to at most that side."""
+    t = maps.detach().float().cpu() if isinstance(maps, torch.Tensor) else torch.as_tensor(np.asarray(maps)).float()
+    if t.ndim != 3:
+        raise ValueError(f"activation_mosaic takes feature maps (C, h, w), got shape {tuple(t.shape)}")
+    if max_tile is not None and max(t.shape[1:]) > max_tile:
+        import torch.nn.functional as F
+
+        f = max(t.shape[1:]) / max_tile
+        t = F.interpolate(t[None], size=(round(t.shape[1] / f), round(t.shape[2] / f)), mode="area")[0]
+    a = t.numpy()
     c, h, w = a.shape
     ncols = ncols or math.ceil(math.sqrt(c))
     nrows = math.ceil(c / ncols)
     out = np.full((nrows * (h + 1) + 1, ncols * (w + 1) + 1), np.nan, np.float32)
-    for i in range(c):
+    for i in range(nrows * ncols):
         r, q = divmod(i, ncols)
-        out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = a[i]
+        out[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + q * (w + 1) : 1 + q * (w + 1) + w] = a[i] if i < c else -np.inf
     return out
 
 
@@ -430,22 +437,25 @@ def activation_mosaic(
     ax: plt.Axes | None = None,
     title: str | None = None,
     size: float = 5.0,
+    max_tile: int | None = 112,
 ) -> Figure:
     """Every channel of a layer as a grey image, black = exactly zero, one shared scale for all
     channels (so a silent channel stays black): white = ``vmax`` (default: the ``percentile`` of the
     layer's positive activations). Tiles are separated by thin blue lines.
 
-    Inputs: ``maps`` (C, h, w) tensor/array.
+    Inputs: ``maps`` (C, h, w) tensor/array (post-ReLU: values >= 0; negatives are drawn black).
     """
-    mosaic = activation_mosaic_array(maps, ncols)
+    mosaic = activation_mosaic_array(maps, ncols, max_tile)
     if vmax is None:
         pos = mosaic[np.isfinite(mosaic) & (mosaic > 0)]
         vmax = float(np.percentile(pos, percentile)) if pos.size else 1.0
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("#3a5a9a")
+    grey = np.clip(np.nan_to_num(mosaic / (vmax or 1.0), nan=0.0, neginf=0.0), 0, 1)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    rgb[np.isnan(mosaic)] = (0.23, 0.35, 0.6)  # separators
+    rgb[np.isneginf(mosaic)] = (1.0, 1.0, 1.0)  # unused tiles
     if ax is None:
         fig, ax = plt.subplots(figsize=(size, size * mosaic.shape[0] / mosaic.shape[1]))
-    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=vmax or 1.0, interpolation="antialiased")
+    ax.imshow(rgb, interpolation="antialiased")
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=9)
@@ -522,7 +532,7 @@ def patch_rows(
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout(pad=0.3, w_pad=0.1, h_pad=0.2)
+    fig.tight_layout(pad=0.3, w_pad=0.1, h_pad=0.2, rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight() if suptitle else 1))
     return fig
 
 
@@ -560,4 +570,161 @@ def unit_view(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.86 if title else 0.93)
+    return fig
+
+
+# --------------------------------------------------------------------------- feature spaces (08)
+
+
+def neighbour_rows(
+    queries: Sequence[Any],
+    groups: dict[str, Sequence[Sequence[Any]]],
+    captions: dict[str, Sequence[Sequence[str]]] | None = None,
+    query_captions: Sequence[str] | None = None,
+    size: float = 1.1,
+    cmap: str = "gray",
+    suptitle: str | None = None,
+) -> Figure:
+    """Krizhevsky et al.'s Fig. 4 layout: one row per query -- the query, then for each group
+    (e.g. "by embedding", "by pixels") its neighbours, nearest first.
+
+    Inputs: ``queries`` Q images; ``groups`` {group title: Q lists of k images}; ``captions``
+    optional {group title: Q lists of k short strings} written under the neighbours.
+    """
+    if not groups:
+        raise ValueError("nothing to plot: got 0 neighbour groups")
+    nq = len(queries)
+    for title, rows in groups.items():
+        if len(rows) != nq:
+            raise ValueError(f"group {title!r} has {len(rows)} rows for {nq} queries")
+    ks = [max(len(r) for r in rows) for rows in groups.values()]
+    widths = [1.0, 0.25]
+    for g, k in enumerate(ks):
+        widths += [1.0] * k + ([0.25] if g < len(ks) - 1 else [])
+    fig = plt.figure(figsize=(size * sum(widths) + 0.2, (size + 0.25) * nq + 0.45))
+    gs = fig.add_gridspec(nq, len(widths), width_ratios=widths, wspace=0.05, hspace=0.3)
+    col0 = [2]
+    for k in ks[:-1]:
+        col0.append(col0[-1] + k + 1)
+    for r in range(nq):
+        ax = fig.add_subplot(gs[r, 0])
+        a = to_array(queries[r])
+        ax.imshow(a, cmap=None if a.ndim == 3 else cmap)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_edgecolor("tab:red")
+            s.set_linewidth(2)
+        if query_captions is not None:
+            ax.set_xlabel(query_captions[r], fontsize=7, labelpad=1)
+        if r == 0:
+            ax.set_title("query", fontsize=9)
+        for (title, rows), c0 in zip(groups.items(), col0):
+            for j, img in enumerate(rows[r]):
+                ax = fig.add_subplot(gs[r, c0 + j])
+                a = to_array(img)
+                ax.imshow(a, cmap=None if a.ndim == 3 else cmap)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if captions is not None and title in captions:
+                    ax.set_xlabel(captions[title][r][j], fontsize=7, labelpad=1)
+                if r == 0 and j == 0:
+                    ax.set_title(title, fontsize=9, loc="left")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.04, top=1 - (0.5 if suptitle else 0.3) / fig.get_figheight())
+    return fig
+
+
+def embedding_scatter(
+    panels: dict[str, Any],
+    labels: Sequence[int] | np.ndarray,
+    class_names: Sequence[str] | None = None,
+    size: float = 4.6,
+    point_size: float = 5.0,
+    suptitle: str | None = None,
+) -> Figure:
+    """2-D maps side by side, points coloured by class, one shared legend.
+
+    Inputs: ``panels`` {title: (N, 2) points}; ``labels`` (N,) class ids 0..K-1;
+    ``class_names`` K names for the legend.
+    """
+    if not panels:
+        raise ValueError("nothing to plot: got 0 panels")
+    y = np.asarray(labels)
+    classes = np.unique(y)
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    fig, axes = plt.subplots(1, len(panels), figsize=(size * len(panels) + 1.8, size), squeeze=False)
+    for ax, (title, pts) in zip(axes[0], panels.items()):
+        p = to_array(pts)
+        if p.ndim != 2 or p.shape[1] != 2 or len(p) != len(y):
+            raise ValueError(f"panel {title!r}: points must have shape ({len(y)}, 2), got {p.shape}")
+        for i, c in enumerate(classes):
+            sel = y == c
+            name = class_names[int(c)] if class_names is not None else str(c)
+            ax.scatter(p[sel, 0], p[sel, 1], s=point_size, color=cmap(i % cmap.N), label=name, alpha=0.8, lw=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=10)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="center right", fontsize=8, markerscale=2.5, frameon=False)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1 - 1.7 / fig.get_figwidth(), 1))
+    return fig
+
+
+def thumbnail_map(
+    points: Any,
+    images: Sequence[Any] | np.ndarray,
+    grid: int = 40,
+    size: float = 9.0,
+    labels: Sequence[int] | None = None,
+    title: str | None = None,
+    invert: bool = False,
+) -> Figure:
+    """Karpathy's "CNN codes" map: images drawn at their 2-D positions. The plane is cut into
+    ``grid`` x ``grid`` cells and each cell shows the first image that falls into it (so images do
+    not overlap); empty cells stay white.
+
+    Inputs: ``points`` (N, 2); ``images`` N images (h, w) grey or (h, w, 3), all of one size;
+    ``labels`` optional (N,) class ids: each thumbnail gets a thin frame of its class colour
+    (tab10); ``invert`` draws grey images dark-on-white (Fashion-MNIST).
+    """
+    p = to_array(points).astype(np.float64)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"points must have shape (N, 2), got {p.shape}")
+    if len(images) != len(p):
+        raise ValueError(f"got {len(images)} images for {len(p)} points")
+    if grid < 2:
+        raise ValueError(f"grid must be >= 2, got {grid}")
+    thumbs = [to_array(im).astype(np.float32) for im in images]
+    h, w = thumbs[0].shape[:2]
+    border = 1 if labels is not None else 0
+    cell_h, cell_w = h + 2 * border, w + 2 * border
+    canvas = np.ones((grid * cell_h, grid * cell_w, 3), np.float32)
+    lo, hi = p.min(0), p.max(0)
+    cells = np.floor((p - lo) / np.maximum(hi - lo, 1e-12) * (grid - 1e-6)).astype(int)
+    taken = np.zeros((grid, grid), bool)
+    colours = plt.get_cmap("tab10")
+    for i, (cx, cy) in enumerate(cells):
+        row = grid - 1 - cy  # y up
+        if taken[row, cx]:
+            continue
+        taken[row, cx] = True
+        t = thumbs[i]
+        if t.shape[:2] != (h, w):
+            raise ValueError(f"all images must have one size; image {i} is {t.shape[:2]}, not {(h, w)}")
+        if t.ndim == 2:
+            t = np.repeat((1.0 - t if invert else t)[..., None], 3, axis=2)
+        r0, c0 = row * cell_h, cx * cell_w
+        if labels is not None:
+            canvas[r0 : r0 + cell_h, c0 : c0 + cell_w] = colours(int(labels[i]) % 10)[:3]
+        canvas[r0 + border : r0 + border + h, c0 + border : c0 + border + w] = t
+    fig, ax = plt.subplots(figsize=(size, size * canvas.shape[0] / canvas.shape[1]))
+    ax.imshow(np.clip(canvas, 0, 1), interpolation="antialiased")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig

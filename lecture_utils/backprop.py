@@ -1,0 +1,315 @@
+"""Backward rules through a ReLU: plain backprop, deconvnet and guided backpropagation.
+
+Lecture sections «Деконволюционная сеть (Deconvnet)» (notebook 02; Zeiler & Fergus 2014,
+"Visualizing and Understanding Convolutional Networks") and «Управляемое обратное
+распространение (Guided backpropagation)» (notebook 04; Springenberg, Dosovitskiy, Brox &
+Riedmiller 2014, "Striving for Simplicity: The All Convolutional Net", Fig. 1).
+
+The three methods differ only in what the backward pass lets through a ReLU. With ``x`` the
+ReLU's forward input and ``g`` the gradient arriving from above (for ReLU6 the forward pass is
+``min(max(x, 0), 6)``, so its "open" region is ``0 < x < 6``):
+
+==============  ==========================================  =====================================
+rule            passes                                      paper
+==============  ==========================================  =====================================
+``backprop``    ``g * [0 < x < 6]``  (ordinary gradient)     Simonyan et al. 2014 (saliency)
+``deconvnet``   ``relu(g)``  (forward mask ignored)          Zeiler & Fergus 2014
+``guided``      ``g * [0 < x < 6] * [g > 0]``  (both masks)  Springenberg et al. 2014
+==============  ==========================================  =====================================
+
+(for ``nn.ReLU`` the upper bound is infinite). :func:`relu_rule` switches the rule of every
+``nn.ReLU``/``nn.ReLU6`` in a model -- including the ``.act`` ReLU6 inside timm's
+``BatchNormAct2d`` of EfficientNet-Lite0 -- by a forward hook that re-routes the module's output
+through a custom ``torch.autograd.Function``: same forward values, the chosen backward rule.
+Everything is undone when the ``with`` block ends, also after an exception.
+
+On a VGG-like network (conv, ReLU, max-pool only) the "deconvnet" rule applied to the whole
+backward pass *is* Zeiler & Fergus's deconvnet: autograd's max-pool backward already routes the
+signal through the pooling switches, and a convolution's backward is the transposed convolution
+with the same filters (see :mod:`lecture_utils.deconvnet`, which writes this out explicitly).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .hooks import HookSet, get_layer, preserved_state
+from .models import ZooModel, as_module
+from .targets import Target, check_image, class_score
+
+__all__ = [
+    "RULES",
+    "relu_rule",
+    "relu_modules",
+    "input_gradient_with_rule",
+    "backprop_gradient",
+    "deconvnet_backprop",
+    "guided_backprop",
+    "rgb_gradient",
+    "all_rules",
+    "relu_rule_table",
+]
+
+RULES = ("backprop", "deconvnet", "guided")
+
+
+def check_rule(rule: str) -> str:
+    """Validate a rule name (one of :data:`RULES`)."""
+    if not isinstance(rule, str) or rule not in RULES:
+        raise ValueError(f"Unknown rule {rule!r}: choose one of {', '.join(RULES)}")
+    return rule
+
+
+class _RuleReLU(torch.autograd.Function):
+    """Identity on the ReLU's output in the forward pass; the chosen rule in the backward pass.
+
+    ``apply(x, y, upper, rule)``: ``x`` the ReLU's input, ``y`` its output (returned as is);
+    the gradient goes to ``x`` only.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, upper: float, rule: str) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.upper = upper
+        ctx.rule = rule
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+        (x,) = ctx.saved_tensors
+        if ctx.rule == "deconvnet":
+            return grad.clamp(min=0), None, None, None
+        open_ = (x > 0) & (x < ctx.upper)
+        if ctx.rule == "guided":
+            open_ = open_ & (grad > 0)
+        return grad * open_, None, None, None
+
+
+def relu_modules(model: nn.Module | ZooModel) -> list[tuple[str, nn.Module]]:
+    """All ``nn.ReLU`` / ``nn.ReLU6`` modules of ``model`` as ``(name, module)`` pairs."""
+    return [(n, m) for n, m in as_module(model).named_modules() if isinstance(m, (nn.ReLU, nn.ReLU6))]
+
+
+def _upper(module: nn.Module) -> float:
+    # nn.ReLU6 is a Hardtanh(0, 6); plain ReLU has no upper clip
+    return float(module.max_val) if isinstance(module, nn.Hardtanh) else math.inf
+
+
+@contextmanager
+def relu_rule(model: nn.Module | ZooModel, rule: str) -> Iterator[nn.Module]:
+    """Switch the backward rule of every ReLU/ReLU6 of ``model`` inside the ``with`` block.
+
+    Example::
+
+        with relu_rule(model, "guided") as net:
+            x = image.clone().requires_grad_(True)
+            net(x)[0, 281].backward()     # x.grad is the guided-backprop map
+
+    ``rule`` is one of ``"backprop"``, ``"deconvnet"``, ``"guided"``. Yields the ``nn.Module``
+    in eval mode with frozen parameters and in-place activations off (:func:`hooks.preserved_state`);
+    no hook and no changed flag remain afterwards, also after an exception.
+    """
+    check_rule(rule)
+    relus = relu_modules(model)
+    hooks = HookSet()
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor | None:
+        x = inputs[0]
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return None  # nothing to backpropagate through: keep the plain output
+        return _RuleReLU.apply(x, output, _upper(module), rule)
+
+    with preserved_state(model) as net:
+        try:
+            for _, m in relus:
+                hooks.add(m.register_forward_hook(hook))
+            yield net
+        finally:
+            hooks.remove()
+
+
+class _Stop(Exception):
+    """Raised by a forward hook to end the forward pass once the target layer has run."""
+
+
+def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) -> nn.Module | None:
+    """Validate the (target | layer, channel) choice before anything is registered."""
+    if layer is None and channel is None:
+        if target is None:
+            raise ValueError("give a class target, or a layer and a channel")
+        return None
+    if layer is None or channel is None:
+        raise ValueError("a unit target needs both layer and channel (got only one of them)")
+    if target is not None:
+        raise ValueError("give either a class target or a (layer, channel) unit, not both; pass target=None")
+    if isinstance(channel, bool) or not isinstance(channel, int):
+        raise TypeError(f"channel must be an int, got {type(channel).__name__}")
+    if channel < 0:
+        raise ValueError(f"channel must be >= 0, got {channel}")
+    return get_layer(net, layer)
+
+
+def input_gradient_with_rule(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target | None,
+    rule: str,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> torch.Tensor:
+    """Gradient of a class score or of a unit w.r.t. the input, with ``rule`` at every ReLU.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name (or a callable
+    on the logits) -- or ``None`` when ``layer`` and ``channel`` are given: then the quantity
+    differentiated is the *unit* ``max over space of layer_output[0, channel]`` (the forward pass
+    stops after ``layer``). ``rule`` one of ``"backprop"``, ``"deconvnet"``, ``"guided"``.
+    Returns: gradient (1, 3, H, W) on the model's device (w.r.t. the preprocessed input).
+    """
+    check_image(image)
+    check_rule(rule)
+    net = as_module(model)
+    module = _check_unit(net, target, layer, channel)
+    classes = model.classes if isinstance(model, ZooModel) else None
+    captured: dict[str, torch.Tensor] = {}
+
+    def capture(mod: nn.Module, inputs: Any, output: Any) -> None:
+        captured["out"] = output[0] if isinstance(output, (tuple, list)) else output
+        raise _Stop
+
+    with relu_rule(model, rule):
+        hooks = HookSet()
+        try:
+            device = next(net.parameters()).device
+            x = image.detach().to(device).requires_grad_(True)
+            if module is None:
+                score = class_score(net(x), target, classes)
+            else:
+                hooks.add(module.register_forward_hook(capture))  # after the rule hooks: sees their output
+                try:
+                    net(x)
+                except _Stop:
+                    pass
+                out = captured.get("out")
+                if out is None or out.ndim < 2:
+                    raise ValueError(f"layer {layer!r} gave no (N, C, ...) output to take a channel from")
+                if channel >= out.shape[1]:
+                    raise ValueError(f"channel {channel} out of range: layer {layer!r} has {out.shape[1]} channels")
+                score = out[0, channel].max()
+            if not score.requires_grad:
+                raise ValueError("the target does not depend on the input")
+            (grad,) = torch.autograd.grad(score, x)
+        finally:
+            hooks.remove()
+    return grad
+
+
+def backprop_gradient(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target | None,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> torch.Tensor:
+    """Plain gradient (the saliency of Simonyan et al.). Same inputs/returns as :func:`guided_backprop`."""
+    return input_gradient_with_rule(model, image, target, "backprop", layer=layer, channel=channel)
+
+
+def deconvnet_backprop(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target | None,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> torch.Tensor:
+    """Zeiler & Fergus's deconvnet as a backward rule: ``relu`` of the signal at every ReLU.
+
+    On VGG19 this equals the explicit deconvnet of :func:`lecture_utils.deconvnet.deconvnet_projection`
+    (up to the unit's activation as a factor). Same inputs/returns as :func:`guided_backprop`.
+    """
+    return input_gradient_with_rule(model, image, target, "deconvnet", layer=layer, channel=channel)
+
+
+def guided_backprop(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target | None,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> torch.Tensor:
+    """Guided backpropagation (Springenberg et al. 2014).
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name (via
+    ``targets.class_score``), or ``None`` together with ``layer`` and ``channel``: then the
+    gradient is that of the channel's activation (max over space of ``layer``'s output channel).
+    Returns: (1, 3, H, W) gradient w.r.t. the preprocessed input with the guided ReLU rule.
+    """
+    return input_gradient_with_rule(model, image, target, "guided", layer=layer, channel=channel)
+
+
+def rgb_gradient(model: nn.Module | ZooModel, grad: torch.Tensor) -> torch.Tensor:
+    """Turn a gradient w.r.t. the *preprocessed* input into one w.r.t. the RGB image in [0, 1].
+
+    Applies the chain rule through ``model.normalize`` (VGG19: BGR order, x255; EfficientNet: x2),
+    so the channels are R, G, B for display. A plain ``nn.Module`` has no normalization: returned as is.
+    Inputs/Returns: (N, 3, H, W).
+    """
+    if not isinstance(model, ZooModel):
+        return grad
+    norm = model.normalize
+    rgb = torch.zeros_like(grad, requires_grad=True)  # normalize is affine: any point gives the same map
+    with torch.enable_grad():
+        (out,) = torch.autograd.grad(norm(rgb), rgb, grad_outputs=grad.detach())
+    return out
+
+
+def all_rules(
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    target: Target | None,
+    layer: str | None = None,
+    channel: int | None = None,
+    rgb: bool = True,
+) -> dict[str, torch.Tensor]:
+    """The input gradient under each rule of :data:`RULES`, for the same target.
+
+    Inputs as in :func:`input_gradient_with_rule`; ``rgb=True`` converts each map to RGB image
+    space (:func:`rgb_gradient`) for display. Returns: ``{rule: (1, 3, H, W)}``.
+    """
+    out = {}
+    for rule in RULES:
+        g = input_gradient_with_rule(model, image, target, rule, layer=layer, channel=channel)
+        out[rule] = rgb_gradient(model, g) if rgb else g
+    return out
+
+
+def relu_rule_table(
+    forward_input: torch.Tensor, upstream: torch.Tensor, activation: str = "relu"
+) -> dict[str, torch.Tensor]:
+    """Springenberg et al.'s Fig. 1 (b-c), computed: what each rule passes back through one
+    activation, for a forward input and the gradient arriving from above (same shape, any).
+
+    ``activation`` ``"relu"`` or ``"relu6"``. Runs the real :func:`relu_rule` machinery on a
+    one-module network. Returns: ``{"forward input", "forward output", "gradient from above",
+    "backprop", "deconvnet", "guided"}`` -> tensors of the input's shape.
+    """
+    if activation not in ("relu", "relu6"):
+        raise ValueError(f"activation must be 'relu' or 'relu6', got {activation!r}")
+    if forward_input.shape != upstream.shape:
+        raise ValueError(f"shapes differ: forward input {tuple(forward_input.shape)}, upstream {tuple(upstream.shape)}")
+    net = nn.Sequential(nn.ReLU() if activation == "relu" else nn.ReLU6())
+    table = {
+        "forward input": forward_input.detach().clone(),
+        "forward output": net(forward_input.detach()),
+        "gradient from above": upstream.detach().clone(),
+    }
+    for rule in RULES:
+        with relu_rule(net, rule):
+            x = forward_input.detach().clone().float().requires_grad_(True)
+            (g,) = torch.autograd.grad((net(x) * upstream).sum(), x)
+        table[rule] = g
+    return table
