@@ -728,3 +728,97 @@ def thumbnail_map(
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- occlusion, saliency sanity checks (10, 11)
+
+
+def _grid_extent(
+    rows: Sequence[int], cols: Sequence[int], window: int, stride: int
+) -> tuple[float, float, float, float]:
+    """imshow extent that puts occluder grid cell (i, j) at the pixel of the square's centre."""
+    half = window / 2 - 0.5
+    return (
+        cols[0] + half - stride / 2,
+        cols[-1] + half + stride / 2,
+        rows[-1] + half + stride / 2,
+        rows[0] + half - stride / 2,
+    )
+
+
+def occlusion_figure(
+    rows: Sequence[dict[str, Any]],
+    size: float = 2.5,
+    cmap: str = "jet",
+    suptitle: str | None = None,
+) -> Figure:
+    """Zeiler & Fergus's Fig. 7, one row per image: (a) the input with one grey occluder,
+    (b) the total activation of one deep feature map per occluder position, (c) that feature map
+    on the unoccluded input, (d) the probability of the true class per position, (e) the most
+    probable class per position (a label map with a legend).
+
+    Each row is a dict with ``image`` (H, W, 3); ``rows``, ``cols`` (occluder top-left corners),
+    ``window``, ``stride``; ``feature`` (h', w') totals and ``feature_map`` (h, w) (both optional,
+    then (b, c) are left out); ``feature_title``; ``prob`` (h', w'); ``true_name``; ``labels``
+    (h', w') class ids and ``names`` {class id: name}. Maps sit at the occluder centres.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch, Rectangle
+
+    if not rows:
+        raise ValueError("occlusion_figure needs at least one row")
+    has_feature = all(r.get("feature") is not None for r in rows)
+    ncol = 5 if has_feature else 3
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(size * ncol + 0.6, size * 1.32 * len(rows)), squeeze=False)
+    for axrow, r in zip(axes, rows):
+        img = to_array(r["image"])
+        h, w = img.shape[:2]
+        extent = _grid_extent(r["rows"], r["cols"], r["window"], r["stride"])
+        k = len(r["rows"]) // 2, len(r["cols"]) // 3
+        ax = axrow[0]
+        ax.imshow(img)
+        top, left = r["rows"][k[0]], r["cols"][k[1]]
+        ax.add_patch(Rectangle((left - 0.5, top - 0.5), r["window"], r["window"], color=(0.5, 0.5, 0.5)))
+        ax.set_title(f"(a) input, occluder {r['window']}px\nstep {r['stride']}px", fontsize=8)
+        col = 1
+        if has_feature:
+            ax = axrow[1]
+            im = ax.imshow(to_array(r["feature"]), cmap=cmap, extent=extent, interpolation="nearest")
+            ax.set_title(r.get("feature_title", "(b) total activation of the feature map"), fontsize=8)
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+            ax = axrow[2]
+            overlay(img, np.maximum(to_array(r["feature_map"]), 0), ax=ax, alpha=0.55, cmap="inferno")
+            ax.set_title("(c) that feature map,\nunoccluded input", fontsize=8)
+            col = 3
+        ax = axrow[col]
+        im = ax.imshow(to_array(r["prob"]), cmap=cmap, extent=extent, interpolation="nearest")
+        ax.set_title(f"(d) p({r.get('true_name', 'true class')})", fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+        ax = axrow[col + 1]
+        labels = np.asarray(to_array(r["labels"])).astype(int)
+        ids, counts = np.unique(labels, return_counts=True)
+        ids = ids[np.argsort(-counts)]
+        index = {c: i for i, c in enumerate(ids)}
+        palette = plt.get_cmap("tab10" if len(ids) <= 10 else "tab20")
+        colours = [palette(i % palette.N) for i in range(len(ids))]
+        ax.imshow(
+            np.vectorize(index.get)(labels),
+            cmap=ListedColormap(colours),
+            vmin=-0.5,
+            vmax=len(ids) - 0.5,
+            extent=extent,
+            interpolation="nearest",
+        )
+        ax.set_title("(e) most probable class", fontsize=8)
+        names = r.get("names", {})
+        handles = [Patch(color=colours[i], label=names.get(int(c), str(int(c)))) for i, c in enumerate(ids[:8])]
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=1, frameon=False)
+        for ax in axrow:
+            ax.set_xlim(-0.5, w - 0.5)
+            ax.set_ylim(h - 0.5, -0.5)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

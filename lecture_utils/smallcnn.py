@@ -1,0 +1,292 @@
+"""A small CNN for 28x28 grayscale images (Fashion-MNIST) that trains on a CPU in a minute.
+
+Lecture «Визуализация весов: свёртки первого слоя» (notebook 01): the first layer has LARGE
+kernels (16 filters 9x9), so its weights can be looked at as pictures while the net trains --
+noisy at initialization, smooth and structured after training (Krizhevsky, Sutskever & Hinton
+2012, "ImageNet Classification with Deep Convolutional Neural Networks", Fig. 3; Zeiler &
+Fergus 2014, "Visualizing and Understanding Convolutional Networks", Fig. 4). Notebooks 05 and 08
+reuse the trained weights shipped in ``data/weights/fashion_cnn.pt`` (:func:`load_fashion_cnn`).
+
+Layers (names usable with ``hooks.record``)::
+
+    conv1 (1->16, 9x9, pad 4) relu1 pool1   28 -> 14
+    conv2 (16->32, 3x3)       relu2 pool2   14 -> 7
+    conv3 (32->64, 3x3)       relu3          7 -> 7   (last conv layer)
+    gap (global average pooling) flatten fc (64 -> 10)
+
+The head is global average pooling + linear, so class activation maps apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .datasets import data_dir
+from .models import WeightsError, as_module
+
+__all__ = [
+    "SmallCNN",
+    "FASHION_CNN_SHA256",
+    "fashion_cnn_path",
+    "to_tensor",
+    "train",
+    "evaluate",
+    "predict",
+    "save_weights",
+    "load_weights",
+    "load_fashion_cnn",
+    "roughness",
+    "first_layer_filters",
+    "backbone",
+]
+
+FASHION_CNN_SHA256 = "ebc3651b682d1065bf8ceb73770c5ae4c132aebcb11be1dbe99b7f0c41f728ac"
+"""sha256 of ``data/weights/fashion_cnn.pt`` (produced by notebook 01 in full mode)."""
+
+
+def fashion_cnn_path() -> Path:
+    """Where the trained weights ship: ``data/weights/fashion_cnn.pt``."""
+    return data_dir() / "weights" / "fashion_cnn.pt"
+
+
+class SmallCNN(nn.Sequential):
+    """Three conv layers + GAP + linear for (N, 1, 28, 28) inputs in [0, 1].
+
+    Inputs: ``kernel_size`` of conv1 (odd, default 9), ``n_filters`` of conv1 (16),
+    ``width`` channels of conv3 (64; conv2 has ``width // 2``), ``n_classes`` (10).
+    Forward: (N, 1, H, W) -> logits (N, n_classes); any H, W >= 4 works (fully convolutional + GAP).
+    """
+
+    def __init__(self, kernel_size: int = 9, n_filters: int = 16, width: int = 64, n_classes: int = 10) -> None:
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+        if min(n_filters, width // 2, n_classes) < 1:
+            raise ValueError("n_filters, width and n_classes must be >= 1")
+        layers = OrderedDict(
+            conv1=nn.Conv2d(1, n_filters, kernel_size, padding=kernel_size // 2),
+            relu1=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(n_filters, width // 2, 3, padding=1),
+            relu2=nn.ReLU(),
+            pool2=nn.MaxPool2d(2),
+            conv3=nn.Conv2d(width // 2, width, 3, padding=1),
+            relu3=nn.ReLU(),
+            gap=nn.AdaptiveAvgPool2d(1),
+            flatten=nn.Flatten(),
+            fc=nn.Linear(width, n_classes),
+        )
+        super().__init__(layers)
+        self.config = {"kernel_size": kernel_size, "n_filters": n_filters, "width": width, "n_classes": n_classes}
+
+
+def to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, 28, 28) -> float tensor (N, 1, 28, 28) in [0, 1]."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"expected grayscale images (N, H, W) or (N, 1, H, W), got shape {tuple(x.shape)}")
+    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+
+
+def _check_xy(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = to_tensor(x)
+    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).long()
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"labels must have shape ({len(x)},), got {tuple(y.shape)}")
+    return x, y
+
+
+def cross_entropy_loss(net: nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """The default training loss: cross-entropy of ``net(xb)`` against labels ``yb``."""
+    return F.cross_entropy(net(xb), yb)
+
+
+def train(
+    net: nn.Module,
+    x: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 0.1,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] = cross_entropy_loss,
+    callback: Callable[[int, nn.Module], None] | None = None,
+    params: list[nn.Parameter] | None = None,
+    optimizer: str = "sgd",
+    progress: bool = True,
+) -> list[float]:
+    """Train ``net`` with Adam (decoupled weight decay, i.e. AdamW) or SGD (momentum 0.9), with a
+    cosine learning-rate schedule, on the model's device.
+
+    Inputs: ``x`` images (N, 28, 28) uint8 or (N, 1, H, W) float; ``y`` labels (N,);
+    ``loss_fn(net, xb, yb)`` the loss of one batch (default cross-entropy; notebook 05 adds a
+    filter loss); ``callback(epoch, net)`` is called after each epoch (epoch = 1, 2, ...) and once
+    before training with epoch 0; ``params`` the parameters to train (default: all that require
+    grad); ``optimizer`` "sgd" or "adam".
+    Returns: the mean training loss of each epoch. The net is left in eval mode.
+    """
+    if epochs < 0 or batch_size < 1 or lr <= 0 or weight_decay < 0:
+        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
+    from tqdm import tqdm
+
+    net = as_module(net)
+    x, y = _check_xy(x, y)
+    device = next(net.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    params = list(params) if params is not None else [p for p in net.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    steps = max(1, epochs * ((len(x) + batch_size - 1) // batch_size))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+    history: list[float] = []
+    if callback is not None:
+        net.eval()
+        callback(0, net)
+    bar = tqdm(total=steps, desc="training", disable=not progress, mininterval=5.0)
+    for epoch in range(1, epochs + 1):
+        net.train()
+        order = torch.randperm(len(x), generator=gen)
+        total, count = 0.0, 0
+        for start in range(0, len(x), batch_size):
+            idx = order[start : start + batch_size]
+            xb, yb = x[idx].to(device), y[idx].to(device)
+            loss = loss_fn(net, xb, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+            bar.update(1)
+        history.append(total / count)
+        bar.set_postfix(epoch=epoch, loss=f"{history[-1]:.3f}")
+        net.eval()
+        if callback is not None:
+            callback(epoch, net)
+    bar.close()
+    net.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Class predictions (N,) for images (N, 28, 28) uint8 or (N, 1, H, W) float (eval mode)."""
+    net = as_module(net)
+    x = to_tensor(x)
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()
+    try:
+        out = [net(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        net.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(net: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> float:
+    """Accuracy in [0, 1] of ``net`` on images ``x`` (N, 28, 28) with labels ``y`` (N,)."""
+    x, y = _check_xy(x, y)
+    return float((predict(net, x) == y).float().mean())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_weights(net: SmallCNN, path: str | Path) -> str:
+    """Save ``{"config": ..., "state_dict": ...}`` with ``torch.save``; returns the file's sha256."""
+    if not isinstance(net, SmallCNN):
+        raise TypeError(f"save_weights saves a SmallCNN, got {type(net).__name__}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    torch.save({"config": dict(net.config), "state_dict": state}, path)
+    return _sha256(path)
+
+
+def load_weights(path: str | Path, sha256: str | None = None, device: str | torch.device = "cpu") -> SmallCNN:
+    """Load a :class:`SmallCNN` saved by :func:`save_weights` (``weights_only=True``), in eval mode.
+
+    ``sha256``: when given, the file's checksum must match, else :class:`WeightsError`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weight file {path} not found")
+    if sha256 is not None:
+        digest = _sha256(path)
+        if digest != sha256:
+            raise WeightsError(f"sha256 mismatch for {path}: expected {sha256}, got {digest}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = SmallCNN(**blob["config"])
+    net.load_state_dict(blob["state_dict"])
+    return net.to(device).eval()
+
+
+def load_fashion_cnn(device: str | torch.device = "cpu") -> SmallCNN:
+    """The SmallCNN trained on the Fashion-MNIST subset by notebook 01 (checksum verified)."""
+    path = fashion_cnn_path()
+    if not path.is_file():
+        raise WeightsError(
+            f"{path} is missing: it ships with the course; regenerate it by running notebook 01 in full mode "
+            "(see data/README.md)"
+        )
+    return load_weights(path, sha256=FASHION_CNN_SHA256, device=device)
+
+
+def first_layer_filters(net: nn.Module) -> torch.Tensor:
+    """A copy of the first convolution's weights, (C_out, C_in, k, k), on the CPU."""
+    for m in as_module(net).modules():
+        if isinstance(m, nn.Conv2d):
+            return m.weight.detach().cpu().clone()
+    raise ValueError(f"{type(net).__name__} has no Conv2d layer")
+
+
+def roughness(weights: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """How noisy each filter is: mean squared difference of neighbouring weights / (2 * variance).
+
+    ``r = mean_{adjacent (p, q)} (w_p - w_q)^2 / (2 * var(w))`` over horizontal and vertical
+    neighbours within each input-channel slice; the variance is over all of the filter's weights.
+    White noise gives r ~ 1, a smooth filter r << 1, a checkerboard r ~ 2.
+
+    Inputs: ``weights`` (C_out, C_in, k, k) with k >= 2. Returns: (C_out,) tensor.
+    """
+    w = torch.as_tensor(np.asarray(weights) if not isinstance(weights, torch.Tensor) else weights.detach())
+    w = w.double().cpu()
+    if w.ndim != 4 or min(w.shape[-2:]) < 2:
+        raise ValueError(f"filters must have shape (C_out, C_in, k, k) with k >= 2, got {tuple(w.shape)}")
+    dh = (w[..., 1:, :] - w[..., :-1, :]).pow(2).flatten(1)
+    dw = (w[..., :, 1:] - w[..., :, :-1]).pow(2).flatten(1)
+    msd = torch.cat([dh, dw], dim=1).mean(1)
+    var = w.flatten(1).var(1, unbiased=False)
+    return msd / (2 * var.clamp_min(1e-30))
+
+
+def backbone(net: SmallCNN, upto: str = "pool2") -> nn.Sequential:
+    """A copy of the layers of ``net`` from the input up to and including ``upto``, frozen, eval mode.
+
+    E.g. ``backbone(load_fashion_cnn())`` maps (N, 1, H, W) images to (N, 32, H/4, W/4) features.
+    """
+    import copy
+
+    names = [name for name, _ in net.named_children()]
+    if upto not in names:
+        raise ValueError(f"unknown layer {upto!r}; SmallCNN layers: {', '.join(names)}")
+    keep = names[: names.index(upto) + 1]
+    part = nn.Sequential(OrderedDict((name, copy.deepcopy(getattr(net, name))) for name in keep))
+    for p in part.parameters():
+        p.requires_grad_(False)
+    return part.eval()
