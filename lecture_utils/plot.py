@@ -700,7 +700,7 @@ def thumbnail_map(
         raise ValueError(f"grid must be >= 2, got {grid}")
     thumbs = [to_array(im).astype(np.float32) for im in images]
     h, w = thumbs[0].shape[:2]
-    border = 1 if labels is not None else 0
+    border = max(1, h // 20) if labels is not None else 0
     cell_h, cell_w = h + 2 * border, w + 2 * border
     canvas = np.ones((grid * cell_h, grid * cell_w, 3), np.float32)
     lo, hi = p.min(0), p.max(0)

@@ -1,0 +1,215 @@
+"""Feature spaces with standard tools: nearest neighbours, k-NN agreement and 2-D maps (t-SNE, PCA).
+
+Lecture section «Стандартные средства в признаковых пространствах» (notebook 08). Papers:
+Krizhevsky, Sutskever & Hinton (2012), "ImageNet Classification with Deep Convolutional Neural
+Networks", Fig. 4 (the nearest training images of a query in the last hidden layer share its
+meaning, not its pixels); van der Maaten & Hinton (2008), "Visualizing Data using t-SNE";
+A. Karpathy, "t-SNE visualization of CNN codes" (images placed at their t-SNE positions).
+
+Embeddings of a :class:`~lecture_utils.models.ZooModel` come from
+:func:`lecture_utils.features.embed`; :func:`module_embed` does the same for a plain module that
+takes ready tensors (the small Fashion-MNIST CNN of notebook 01).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .hooks import record
+from .models import ZooModel, as_module
+
+__all__ = [
+    "pixel_features",
+    "module_embed",
+    "pairwise_distances",
+    "nearest_neighbours",
+    "knn_agreement",
+    "embed_2d",
+    "trustworthiness",
+]
+
+METRICS = ("euclidean", "cosine")
+
+
+def _features(features: np.ndarray | torch.Tensor, name: str = "features") -> np.ndarray:
+    f = features.detach().cpu().numpy() if isinstance(features, torch.Tensor) else np.asarray(features)
+    if f.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (N, D), got shape {f.shape}")
+    if len(f) == 0:
+        raise ValueError(f"{name} is empty: got 0 vectors")
+    if not np.issubdtype(f.dtype, np.number) or not np.isfinite(f).all():
+        raise ValueError(f"{name} must hold finite numbers")
+    return f.astype(np.float32, copy=False)
+
+
+def _check_k(k: int, n: int, what: str = "points") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if k > n:
+        raise ValueError(f"k={k} is larger than the number of candidate {what} ({n})")
+    return int(k)
+
+
+def _check_metric(metric: str) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    return metric
+
+
+def pixel_features(images: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Images as raw pixel vectors, the baseline space of Krizhevsky et al.'s Fig. 4.
+
+    Inputs: ``images`` (N, H, W) or (N, H, W, 3), uint8 or float in [0, 1]; ``size`` resize to
+    ``size`` x ``size`` first (area average) to compare images of different sizes or to smooth.
+    Returns: (N, H*W[*3]) float32 in [0, 1].
+    """
+    a = np.asarray(images)
+    if a.ndim not in (3, 4) or (a.ndim == 4 and a.shape[-1] != 3):
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, 3), got {a.shape}")
+    if len(a) == 0:
+        raise ValueError("got 0 images")
+    x = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    if size is not None:
+        import torch.nn.functional as F
+
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        t = torch.from_numpy(x if x.ndim == 4 else x[..., None]).permute(0, 3, 1, 2)
+        x = F.interpolate(t, size=(size, size), mode="area").permute(0, 2, 3, 1).numpy()
+    return x.reshape(len(x), -1)
+
+
+@torch.no_grad()
+def module_embed(model: nn.Module | ZooModel, inputs: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
+    """Embed ready network inputs at ``layer`` (feature maps averaged over space).
+
+    Inputs: ``inputs`` (N, C, H, W) tensor as the network takes it (e.g. ``smallcnn.to_tensor``);
+    ``layer`` a layer name. Returns: (N, D) float32 array.
+    """
+    if not isinstance(inputs, torch.Tensor) or inputs.ndim != 4:
+        raise ValueError(f"inputs must be a tensor of shape (N, C, H, W), got {getattr(inputs, 'shape', inputs)!r}")
+    if len(inputs) == 0:
+        raise ValueError("module_embed got no inputs")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    net = as_module(model)
+    device = next(net.parameters()).device
+    out = []
+    with record(net, layer, detach=True) as rec:
+        for start in range(0, len(inputs), batch_size):
+            net(inputs[start : start + batch_size].to(device))
+            a = rec.activations[layer]
+            out.append((a.mean(dim=(2, 3)) if a.ndim == 4 else a.flatten(1)).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndarray:
+    """Distances between the rows of ``a`` (M, D) and ``b`` (N, D): (M, N) float32.
+
+    ``euclidean``: ||a_i - b_j||; ``cosine``: 1 - cos(a_i, b_j) (a zero vector has distance 1).
+    """
+    _check_metric(metric)
+    a, b = _features(a, "a"), _features(b, "b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"a and b have different dimensions: {a.shape[1]} vs {b.shape[1]}")
+    ta, tb = torch.from_numpy(a).double(), torch.from_numpy(b).double()
+    if metric == "cosine":
+        na = ta / ta.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        nb = tb / tb.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return (1.0 - na @ nb.T).float().numpy()
+    return torch.cdist(ta, tb).float().numpy()
+
+
+def nearest_neighbours(
+    features: np.ndarray,
+    queries: Sequence[int] | np.ndarray,
+    k: int = 5,
+    metric: str = "euclidean",
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest neighbours of some points of a set, the point itself excluded.
+
+    Inputs: ``features`` (N, D); ``queries`` (Q,) indices into ``features``; ``metric``
+    "euclidean" or "cosine". Ties are broken by the smaller index.
+    Returns: ``indices`` (Q, k) int64 nearest first, and their ``distances`` (Q, k).
+    """
+    f = _features(features)
+    q = np.asarray(queries)
+    if q.ndim != 1 or len(q) == 0 or not np.issubdtype(q.dtype, np.integer):
+        raise ValueError(f"queries must be a non-empty 1-D list of indices, got {queries!r}")
+    if q.min() < 0 or q.max() >= len(f):
+        raise ValueError(f"query index out of range: {len(f)} points (0..{len(f) - 1}), got {q.min()}..{q.max()}")
+    k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
+    d = pairwise_distances(f[q], f, metric).astype(np.float64)
+    d[np.arange(len(q)), q] = np.inf
+    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+    return idx.astype(np.int64), np.take_along_axis(d, idx, axis=1).astype(np.float32)
+
+
+def knn_agreement(
+    features: np.ndarray, labels: Sequence | np.ndarray, k: int = 5, metric: str = "euclidean", batch: int = 1024
+) -> float:
+    """How often a point's ``k`` nearest neighbours (itself excluded) share its label: the mean,
+    over all points, of the fraction of its neighbours with the same label. 1 = every neighbourhood
+    is pure; about 1/#classes for random features and balanced classes.
+
+    Inputs: ``features`` (N, D); ``labels`` (N,) class ids or names. Returns: a float in [0, 1].
+    """
+    f = _features(features)
+    y = np.asarray(labels)
+    if y.shape != (len(f),):
+        raise ValueError(f"labels must have shape ({len(f)},), got {y.shape}")
+    k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
+    hits = 0.0
+    for start in range(0, len(f), batch):
+        q = np.arange(start, min(len(f), start + batch))
+        idx, _ = nearest_neighbours(f, q, k, metric)
+        hits += float((y[idx] == y[q][:, None]).sum())
+    return hits / (len(f) * k)
+
+
+def embed_2d(
+    features: np.ndarray, method: str = "tsne", seed: int = 0, perplexity: float = 30.0, max_iter: int = 1000
+) -> np.ndarray:
+    """A 2-D map of the points: t-SNE (scikit-learn, Barnes-Hut, PCA initialization) or PCA.
+
+    Inputs: ``features`` (N, D); ``method`` "tsne" or "pca"; ``perplexity`` (t-SNE: about the
+    number of neighbours each point keeps close; must be < N); ``max_iter`` t-SNE iterations.
+    Returns: (N, 2) float32.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    f = _features(features)
+    if method not in ("tsne", "pca"):
+        raise ValueError(f"unknown method {method!r}; use 'tsne' or 'pca'")
+    if len(f) < 3 or f.shape[1] < 2:
+        raise ValueError(f"need at least 3 points of dimension >= 2, got shape {f.shape}")
+    if method == "pca":
+        return PCA(n_components=2, random_state=seed).fit_transform(f).astype(np.float32)
+    if not 0 < perplexity < len(f):
+        raise ValueError(f"perplexity must lie in (0, N) = (0, {len(f)}), got {perplexity}")
+    if max_iter < 250:
+        raise ValueError(f"max_iter must be >= 250 (scikit-learn's minimum), got {max_iter}")
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max_iter)
+    return tsne.fit_transform(f).astype(np.float32)
+
+
+def trustworthiness(features: np.ndarray, points: np.ndarray, k: int = 10) -> float:
+    """How well a 2-D map keeps neighbourhoods (scikit-learn's ``trustworthiness``): 1 when every
+    point's ``k`` nearest neighbours on the map are also among its nearest in ``features``;
+    lower when the map brings together points that are far apart in the original space.
+
+    Inputs: ``features`` (N, D), ``points`` (N, 2); ``k`` < N / 2. Returns: a float <= 1.
+    """
+    from sklearn.manifold import trustworthiness as sk_trust
+
+    f, p = _features(features), _features(points, "points")
+    if len(f) != len(p):
+        raise ValueError(f"features and points differ in length: {len(f)} vs {len(p)}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(f) / 2:
+        raise ValueError(f"k must be an int with 1 <= k < N/2 = {len(f) / 2:g}, got {k!r}")
+    return float(sk_trust(f, p, n_neighbors=int(k)))
