@@ -3,14 +3,22 @@
 Lecture 00 gives a first taste; lectures 07, 12-14, 16-18 build on it. The split follows
 lucid/lucent (Olah et al., distill.pub 2017 "Feature Visualization"), kept small:
 
-- **param**: a module whose ``forward()`` returns an RGB image (1, 3, H, W) in [0, 1];
-- **transforms**: random jitter/scale applied before the network (transformation robustness);
+- **param**: a module whose ``forward()`` returns RGB images (B, 3, H, W) in [0, 1]: free pixels
+  (:class:`PixelImage`) or a decorrelated Fourier spectrum (:class:`FFTImage`, Olah et al. 2017);
+- **transforms**: random pad/jitter/scale/rotation before the network (transformation robustness);
+- **callbacks**: steps that change the image every k steps: blur (Yosinski et al. 2015,
+  "Understanding Neural Networks Through Deep Visualization"), bilateral filter (Tyka 2016);
 - **objectives**: small callables on the recorded activations, composable with ``+``, ``-``,
   and scalar ``*``; ``render`` *maximizes* the objective;
 - **render**: the optimizer loop with a progress bar and optional snapshots.
 
 An objective receives a dict ``acts`` with the activation of every layer it names, plus
 ``acts["output"]`` (the logits) and ``acts["input"]`` (the RGB image before transforms).
+An objective that names layers but not ``"output"`` stops the forward pass after its deepest
+layer (faster); one that names no layer at all always gets the logits.
+
+Lecture 12 («Визуализация модели класса и признаков») walks through the regularizers; papers:
+Simonyan, Vedaldi & Zisserman 2014; Olah, Mordvintsev & Schubert 2017; Yosinski et al. 2015.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .hooks import OUTPUT, get_layer, record
+from .hooks import OUTPUT, HookSet, get_layer, record
 from .models import ZooModel
 
 __all__ = [
@@ -35,12 +43,25 @@ __all__ = [
     "class_logit",
     "class_prob",
     "l2_penalty",
+    "l1_penalty",
     "total_variation",
+    "diversity",
     "PixelImage",
+    "FFTImage",
+    "COLOR_CORRELATION_SQRT",
+    "estimate_color_correlation",
     "jitter",
+    "pad",
     "random_scale",
+    "random_rotate",
+    "gaussian_blur",
+    "bilateral_filter",
+    "blur_every",
+    "bilateral_every",
+    "high_frequency_energy",
     "render",
     "RenderResult",
+    "channel_means",
 ]
 
 INPUT = "input"
@@ -80,25 +101,39 @@ def _check_channel(a: torch.Tensor, layer: str, c: int) -> None:
         raise ValueError(f"channel {c} out of range: layer {layer!r} has {a.shape[1]} channels")
 
 
-def channel(layer: str, c: int) -> Objective:
-    """Mean activation of channel ``c`` of ``layer`` (lecture: layer_n[:, :, z])."""
+def _items(a: torch.Tensor, batch: int | None) -> torch.Tensor:
+    if batch is None:
+        return a
+    if not -a.shape[0] <= batch < a.shape[0]:
+        raise ValueError(f"batch item {batch} out of range: the image batch has {a.shape[0]} items")
+    return a[batch : batch + 1] if batch >= 0 else a[batch:][:1]
+
+
+def channel(layer: str, c: int, batch: int | None = None) -> Objective:
+    """Mean activation of channel ``c`` of ``layer`` (lecture: layer_n[:, :, z]).
+
+    ``batch``: only this item of a batch of images (for interpolation / diversity); default all.
+    """
 
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
         a = acts[layer]
         _check_channel(a, layer, c)
-        return a[:, c].mean()
+        return _items(a, batch)[:, c].mean()
 
     return Objective(fn, [layer], f"channel {layer}:{c}")
 
 
-def neuron(layer: str, c: int, x: int | None = None, y: int | None = None) -> Objective:
+def neuron(layer: str, c: int, x: int | None = None, y: int | None = None, batch: int | None = None) -> Objective:
     """One unit: channel ``c`` at position (y, x), default the centre (lecture: layer_n[x, y, z])."""
 
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
         a = acts[layer]
         _check_channel(a, layer, c)
         h, w = a.shape[-2:]
-        return a[:, c, h // 2 if y is None else y, w // 2 if x is None else x].mean()
+        yy, xx = h // 2 if y is None else y, w // 2 if x is None else x
+        if not (0 <= yy < h and 0 <= xx < w):
+            raise ValueError(f"neuron position (y={yy}, x={xx}) outside the {h}x{w} map of layer {layer!r}")
+        return _items(a, batch)[:, c, yy, xx].mean()
 
     return Objective(fn, [layer], f"neuron {layer}:{c}")
 
@@ -108,19 +143,56 @@ def layer_l2(layer: str) -> Objective:
     return Objective(lambda acts: acts[layer].pow(2).mean(), [layer], f"deepdream {layer}")
 
 
-def class_logit(target: int) -> Objective:
+def _check_class(z: torch.Tensor, target: int) -> None:
+    if not 0 <= target < z.shape[1]:
+        raise ValueError(f"class {target} out of range: the model has {z.shape[1]} classes")
+
+
+def class_logit(target: int, batch: int | None = None) -> Objective:
     """A class score before the softmax (gives better images than the probability)."""
-    return Objective(lambda acts: acts[OUTPUT][:, target].mean(), [], f"logit {target}")
+
+    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        _check_class(acts[OUTPUT], target)
+        return _items(acts[OUTPUT], batch)[:, target].mean()
+
+    return Objective(fn, [OUTPUT], f"logit {target}")
 
 
-def class_prob(target: int) -> Objective:
+def class_prob(target: int, batch: int | None = None) -> Objective:
     """A class probability after the softmax (can rise by lowering the other classes)."""
-    return Objective(lambda acts: torch.softmax(acts[OUTPUT], 1)[:, target].mean(), [], f"prob {target}")
+
+    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        _check_class(acts[OUTPUT], target)
+        return torch.softmax(_items(acts[OUTPUT], batch), 1)[:, target].mean()
+
+    return Objective(fn, [OUTPUT], f"prob {target}")
 
 
 def l2_penalty(weight: float = 1.0) -> Objective:
     """L2 decay of the centred image, as a (negative) objective: ``-weight * mean((x - 0.5)^2)``."""
     return Objective(lambda acts: -weight * (acts[INPUT] - 0.5).pow(2).mean(), [], f"L2 {weight:g}")
+
+
+def l1_penalty(weight: float = 1.0) -> Objective:
+    """L1 penalty of the centred image (pushes pixels to grey, sparse colour): ``-weight * mean|x - 0.5|``."""
+    return Objective(lambda acts: -weight * (acts[INPUT] - 0.5).abs().mean(), [], f"L1 {weight:g}")
+
+
+def diversity(layer: str, weight: float = 1.0) -> Objective:
+    """Diversity term for a batch of images (Olah et al. 2017): minus the mean pairwise cosine
+    similarity of the items' Gram matrices at ``layer`` (style-like statistics), times ``weight``."""
+
+    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        a = acts[layer]
+        b = a.shape[0]
+        if b < 2:
+            raise ValueError("diversity needs a batch of at least 2 images (param with batch >= 2)")
+        f = a.flatten(2)
+        gram = F.normalize((f @ f.transpose(1, 2)).flatten(1), dim=1)  # (B, C*C), unit length
+        sim = gram @ gram.T
+        return -weight * (sim.sum() - sim.diagonal().sum()) / (b * (b - 1))
+
+    return Objective(fn, [layer], f"diversity {layer} x{weight:g}")
 
 
 def total_variation(weight: float = 1.0) -> Objective:
@@ -133,33 +205,142 @@ def total_variation(weight: float = 1.0) -> Objective:
     return Objective(fn, [], f"TV {weight:g}")
 
 
+def _check_size(size: int) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ValueError(f"image size must be an integer >= 8 pixels, got {size!r}")
+
+
+def _check_batch(batch: int) -> None:
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+
+
+def _logit(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(1e-3, 1 - 1e-3)
+    return torch.log(x / (1 - x))
+
+
 class PixelImage(nn.Module):
-    """Pixel parametrization: free logits per pixel, RGB = sigmoid(logits). Output (1, 3, H, W).
+    """Pixel parametrization: free logits per pixel, RGB = sigmoid(logits). Output (B, 3, H, W).
 
     ``downsample`` > 1 keeps the free pixels on a coarser grid (size / downsample), bilinearly
     upsampled: a simple way to suppress the high frequencies a CNN's gradient is full of.
+    ``batch``: number of images optimized together (default 1).
     """
 
     def __init__(
-        self, size: int, sd: float = 0.5, seed: int = 0, init: torch.Tensor | None = None, downsample: int = 1
+        self,
+        size: int,
+        sd: float = 0.5,
+        seed: int = 0,
+        init: torch.Tensor | None = None,
+        downsample: int = 1,
+        batch: int = 1,
     ):
         super().__init__()
+        if init is None:
+            _check_size(size)
+        _check_batch(batch)
         if downsample < 1 or size < downsample:
             raise ValueError(f"need 1 <= downsample <= size, got downsample={downsample}, size={size}")
         self.size = size if init is None else init.shape[-1]
         self.downsample = downsample
         if init is not None:
-            x = init.detach().clamp(1e-3, 1 - 1e-3)
-            self.logits = nn.Parameter(torch.log(x / (1 - x)))
+            self.logits = nn.Parameter(_logit(init.detach()))
         else:
             g = torch.Generator().manual_seed(seed)
-            self.logits = nn.Parameter(torch.randn(1, 3, size // downsample, size // downsample, generator=g) * sd)
+            side = size // downsample
+            self.logits = nn.Parameter(torch.randn(batch, 3, side, side, generator=g) * sd)
 
     def forward(self) -> torch.Tensor:
         z = self.logits
         if self.downsample > 1:
             z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", align_corners=False)
         return torch.sigmoid(z)
+
+    @torch.no_grad()
+    def set_image(self, img: torch.Tensor) -> None:
+        """Replace the parameters so that ``forward()`` gives (about) ``img`` (B, 3, H, W) in [0, 1]."""
+        z = _logit(img)
+        if self.downsample > 1:
+            z = F.interpolate(z, size=self.logits.shape[-2:], mode="area")
+        self.logits.copy_(z)
+
+
+# The square root of the RGB covariance of natural photos, as columns (principal axes scaled by
+# the square root of their variance). Estimated by ``estimate_color_correlation()`` from the
+# course's seven sample photos (skimage/sklearn: chelsea, coffee, astronaut, ...); lucid uses
+# the same idea with ImageNet statistics and gets nearly the same matrix.
+COLOR_CORRELATION_SQRT = np.array(
+    [
+        [0.2892, 0.1343, -0.0143],
+        [0.2533, -0.0356, 0.0402],
+        [0.2319, -0.1287, -0.0260],
+    ],
+    dtype=np.float32,
+)
+
+
+def estimate_color_correlation(images: Sequence[np.ndarray]) -> np.ndarray:
+    """The 3x3 matrix ``M`` with ``M @ M.T = cov(RGB)`` over all pixels of ``images``.
+
+    Inputs: arrays (H, W, 3), uint8 or floats in [0, 1]. Returns: ``U * sqrt(s)`` from the SVD
+    ``cov = U diag(s) U^T``, each column's sign fixed so its largest entry is positive.
+    """
+    px = []
+    for im in images:
+        a = np.asarray(im, dtype=np.float64)
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"images must be (H, W, 3), got shape {a.shape}")
+        px.append(a.reshape(-1, 3) / (255.0 if np.asarray(im).dtype == np.uint8 else 1.0))
+    cov = np.cov(np.concatenate(px), rowvar=False)
+    u, s, _ = np.linalg.svd(cov)
+    m = u * np.sqrt(s)
+    m *= np.sign(m[np.abs(m).argmax(0), range(3)])
+    return m
+
+
+class FFTImage(nn.Module):
+    """Decorrelated parametrization (Olah et al. 2017): the free parameters are a Fourier spectrum
+    per decorrelated colour channel; each frequency is scaled by ``1 / f**decay`` so that all
+    frequencies start with about equal energy *after* scaling (natural images fall off as 1/f),
+    then the colour channels are mixed by :data:`COLOR_CORRELATION_SQRT` and squashed by a sigmoid.
+
+    Output: (B, 3, H, W) in [0, 1]; an all-zero spectrum gives a constant mid-grey image.
+    Gradient steps on these parameters are steps in a whitened space: low frequencies and
+    natural colours move fast, pixel noise slowly.
+    """
+
+    def __init__(self, size: int, sd: float = 0.01, seed: int = 0, decay: float = 1.0, batch: int = 1):
+        super().__init__()
+        _check_size(size)
+        _check_batch(batch)
+        self.size = size
+        fy = torch.fft.fftfreq(size)[:, None]
+        fx = torch.fft.rfftfreq(size)[None, :]
+        freq = (fx**2 + fy**2).sqrt()
+        scale = 1.0 / freq.clamp(min=1.0 / size) ** decay
+        self.register_buffer("scale", scale / 4)  # (H, W//2+1); /4 keeps the start near grey (as lucid)
+        color = torch.from_numpy(COLOR_CORRELATION_SQRT)
+        self.register_buffer("color", color / color.norm(dim=0).max())
+        g = torch.Generator().manual_seed(seed)
+        self.spectrum = nn.Parameter(torch.randn(batch, 3, size, size // 2 + 1, 2, generator=g) * sd)
+
+    def decorrelated(self) -> torch.Tensor:
+        """The image in decorrelated colour space, before the colour mix and the sigmoid."""
+        spec = torch.view_as_complex(self.spectrum) * self.scale
+        return torch.fft.irfft2(spec, s=(self.size, self.size), norm="ortho")
+
+    def forward(self) -> torch.Tensor:
+        z = torch.einsum("ij,bjhw->bihw", self.color, self.decorrelated())
+        return torch.sigmoid(z)
+
+    @torch.no_grad()
+    def set_image(self, img: torch.Tensor) -> None:
+        """Replace the spectrum so that ``forward()`` gives ``img`` (B, 3, H, W) in [0, 1]."""
+        z = torch.einsum("ij,bjhw->bihw", torch.linalg.inv(self.color), _logit(img))
+        spec = torch.fft.rfft2(z, norm="ortho") / self.scale
+        self.spectrum.copy_(torch.view_as_real(spec))
 
 
 Transform = Callable[[torch.Tensor], torch.Tensor]
@@ -175,6 +356,15 @@ def jitter(d: int) -> Transform:
     return fn
 
 
+def pad(p: int, value: float = 0.5) -> Transform:
+    """Pad by ``p`` pixels of grey on every side (so jitter and rotation do not wrap the content)."""
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, (p, p, p, p), value=value)
+
+    return fn
+
+
 def random_scale(scales: Sequence[float]) -> Transform:
     """Resize by a factor drawn from ``scales``."""
 
@@ -185,13 +375,105 @@ def random_scale(scales: Sequence[float]) -> Transform:
     return fn
 
 
+def random_rotate(angles: Sequence[float]) -> Transform:
+    """Rotate about the centre by an angle (degrees) drawn from ``angles``; same size, corners
+    filled by reflection."""
+
+    def fn(x: torch.Tensor) -> torch.Tensor:
+        a = float(np.deg2rad(np.random.choice(angles)))
+        if a == 0:
+            return x
+        rot = torch.tensor([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0]], dtype=x.dtype)
+        grid = F.affine_grid(rot[None].expand(x.shape[0], 2, 3).to(x.device), list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    return fn
+
+
+def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) with reflect padding (radius 2*sigma)."""
+    r = max(1, int(round(2 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=img.dtype, device=img.device)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    c = img.shape[1]
+    x = F.pad(img, (r, r, r, r), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def bilateral_filter(img: torch.Tensor, radius: int = 2, sigma_space: float = 1.5, sigma_color: float = 0.1):
+    """Edge-preserving smoothing (Tomasi & Manduchi 1998; used by Tyka 2016): each pixel becomes
+    the average of its (2r+1)^2 neighbours weighted by ``exp(-d^2/2s_space^2) * exp(-|dc|^2/2s_color^2)``.
+
+    Inputs: (B, 3, H, W). Returns: same shape.
+    """
+    b, c, h, w = img.shape
+    k = 2 * radius + 1
+    patches = F.unfold(F.pad(img, (radius,) * 4, mode="reflect"), k).view(b, c, k * k, h, w)
+    t = torch.arange(-radius, radius + 1, dtype=img.dtype, device=img.device)
+    space = torch.exp(-(t[:, None] ** 2 + t[None, :] ** 2) / (2 * sigma_space**2)).view(1, k * k, 1, 1)
+    diff = (patches - img[:, :, None]).pow(2).sum(1)  # (B, k*k, H, W)
+    wgt = space * torch.exp(-diff / (2 * sigma_color**2))
+    return (patches * wgt[:, None]).sum(2) / wgt.sum(1, keepdim=True)
+
+
+Callback = Callable[[nn.Module, int], None]
+
+
+def _every(k: int, name: str, filt: Callable[[torch.Tensor], torch.Tensor]) -> Callback:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{name}: k must be an integer >= 1, got {k!r}")
+
+    def fn(param: nn.Module, step: int) -> None:
+        if step % k == 0:
+            if not hasattr(param, "set_image"):
+                raise TypeError(f"{name} needs a param with a set_image method (PixelImage, FFTImage)")
+            with torch.no_grad():
+                param.set_image(filt(param()))
+
+    return fn
+
+
+def blur_every(k: int = 4, sigma: float = 0.5) -> Callback:
+    """Callback for :func:`render`: Gaussian-blur the image every ``k`` steps (Yosinski et al. 2015)."""
+    return _every(k, "blur_every", lambda x: gaussian_blur(x, sigma))
+
+
+def bilateral_every(k: int = 4, radius: int = 2, sigma_space: float = 1.5, sigma_color: float = 0.1) -> Callback:
+    """Callback for :func:`render`: bilateral-filter the image every ``k`` steps (Tyka 2016)."""
+    return _every(k, "bilateral_every", lambda x: bilateral_filter(x, radius, sigma_space, sigma_color))
+
+
+def high_frequency_energy(image: np.ndarray | torch.Tensor, cutoff: float = 0.25) -> float:
+    """Share of the (grey, mean-removed) image's spectral power above ``cutoff`` cycles/pixel
+    (0.5 = Nyquist). Natural photos: a few percent; pixel noise: about 3/4.
+
+    Inputs: (H, W, 3) or (H, W) array, or a (1, 3, H, W) tensor.
+    """
+    if isinstance(image, torch.Tensor):
+        image = _to_hwc(image)
+    a = np.asarray(image, dtype=np.float64)
+    g = a.mean(-1) if a.ndim == 3 else a
+    g = g - g.mean()
+    p = np.abs(np.fft.fft2(g)) ** 2
+    f = np.hypot(*np.meshgrid(np.fft.fftfreq(g.shape[0]), np.fft.fftfreq(g.shape[1]), indexing="ij"))
+    return float(p[f > cutoff].sum() / max(p.sum(), 1e-20))
+
+
 @dataclass
 class RenderResult:
-    """``image``: (H, W, 3) in [0, 1]; ``snapshots``: step -> image; ``values``: objective per step."""
+    """``image``: (H, W, 3) in [0, 1] (the first of the batch); ``snapshots``: step -> image;
+    ``values``: objective per step; ``batch``: all images (B, H, W, 3)."""
 
     image: np.ndarray
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     values: list[float] = field(default_factory=list)
+    batch: np.ndarray | None = None
+
+
+class _Stop(Exception):
+    """Raised by a hook once every layer the objective needs has been computed."""
 
 
 def render(
@@ -205,20 +487,27 @@ def render(
     snapshots: Iterable[int] = (),
     seed: int = 0,
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> RenderResult:
     """Maximize ``objective`` over an image with Adam.
 
     Inputs: ``model`` a :class:`ZooModel`; ``param`` (default :class:`PixelImage` of ``size``);
-    ``transforms`` applied in order before the network; ``snapshots`` steps (1-based) to keep.
+    ``transforms`` applied in order before the network; ``callbacks`` called as ``cb(param, step)``
+    after each optimizer step (e.g. :func:`blur_every`); ``snapshots`` steps (1-based) to keep.
     Returns: :class:`RenderResult`. The model is left exactly as it was (hooks, flags).
     """
     if not isinstance(model, ZooModel):
         raise TypeError("render needs a ZooModel (it maps RGB to the network input via model.normalize)")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+    if param is None:
+        _check_size(size)
     layers = sorted(objective.layers - {OUTPUT, INPUT})
     for layer in layers:
         get_layer(model, layer)  # unknown names fail before any work
+    stop_early = bool(layers) and OUTPUT not in objective.layers
     np.random.seed(seed)
     torch.manual_seed(seed)
     param = (param or PixelImage(size, seed=seed)).to(model.device)
@@ -226,21 +515,64 @@ def render(
     keep = set(snapshots)
     result = RenderResult(image=np.zeros((1, 1, 3)))
     with record(model, layers or [_last_layer(model)]) as rec:
-        for step in tqdm(range(1, steps + 1), disable=not progress, desc=objective.name, leave=False):
-            opt.zero_grad()
-            img = param()
-            x = img
-            for t in transforms:
-                x = t(x)
-            logits = model.net(model.normalize(x))
-            value = objective({**rec.activations, OUTPUT: logits, INPUT: img})
-            (-value).backward()
-            opt.step()
-            result.values.append(float(value.detach()))
-            if step in keep:
-                result.snapshots[step] = _to_hwc(param())
-    result.image = _to_hwc(param())
+        stops = HookSet()
+        try:
+            if stop_early:
+
+                def stop(*_: object) -> None:
+                    if all(n in rec.activations for n in layers):
+                        raise _Stop
+
+                for layer in layers:
+                    stops.add(get_layer(model, layer).register_forward_hook(stop))
+            for step in tqdm(range(1, steps + 1), disable=not progress, desc=objective.name, leave=False):
+                opt.zero_grad()
+                rec.activations.clear()
+                img = param()
+                x = img
+                for t in transforms:
+                    x = t(x)
+                acts = {INPUT: img}
+                try:
+                    acts[OUTPUT] = model.net(model.normalize(x))
+                except _Stop:
+                    pass
+                value = objective({**rec.activations, **acts})
+                (-value).backward()
+                opt.step()
+                for cb in callbacks:
+                    cb(param, step)
+                result.values.append(float(value.detach()))
+                if step in keep:
+                    result.snapshots[step] = _to_hwc(param())
+        finally:
+            stops.remove()
+    with torch.no_grad():
+        final = param()
+    result.image = _to_hwc(final)
+    result.batch = final.detach().permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
     return result
+
+
+@torch.no_grad()
+def channel_means(model: ZooModel, images: np.ndarray | torch.Tensor, layer: str, batch_size: int = 32) -> torch.Tensor:
+    """Spatial mean of every channel of ``layer`` for each image, in batches (for dataset examples).
+
+    Inputs: ``images`` uint8/float array (N, H, W, 3) (RGB) or a tensor (N, 3, H, W) in [0, 1].
+    Returns: (N, C) tensor on the CPU.
+    """
+    x = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    if x.ndim != 4:
+        raise ValueError(f"images must be a batch (N, H, W, 3) or (N, 3, H, W), got shape {tuple(x.shape)}")
+    if x.shape[-1] == 3 and x.shape[1] != 3:
+        x = x.permute(0, 3, 1, 2)
+    x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    out = []
+    with record(model, layer, detach=True) as rec:
+        for i in range(0, len(x), batch_size):
+            model.net(model.normalize(x[i : i + batch_size].to(model.device)))
+            out.append(rec.activations[layer].mean((2, 3)).cpu())
+    return torch.cat(out)
 
 
 def _last_layer(model: ZooModel) -> str:

@@ -769,7 +769,7 @@ def occlusion_figure(
         raise ValueError("occlusion_figure needs at least one row")
     has_feature = all(r.get("feature") is not None for r in rows)
     ncol = 5 if has_feature else 3
-    fig, axes = plt.subplots(len(rows), ncol, figsize=(size * ncol + 0.6, size * 1.32 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncol, figsize=(size * ncol + 2.4, size * 1.12 * len(rows)), squeeze=False)
     for axrow, r in zip(axes, rows):
         img = to_array(r["image"])
         h, w = img.shape[:2]
@@ -812,7 +812,7 @@ def occlusion_figure(
         ax.set_title("(e) most probable class", fontsize=8)
         names = r.get("names", {})
         handles = [Patch(color=colours[i], label=names.get(int(c), str(int(c)))) for i, c in enumerate(ids[:8])]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=7, ncol=1, frameon=False)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
         for ax in axrow:
             ax.set_xlim(-0.5, w - 0.5)
             ax.set_ylim(h - 0.5, -0.5)
@@ -820,5 +820,174 @@ def occlusion_figure(
             ax.set_yticks([])
     if suptitle:
         fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def occlusion_maps(
+    image: Any,
+    maps: dict[str, dict[str, Any]],
+    size: float = 2.6,
+    cmap: str = "jet",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    suptitle: str | None = None,
+) -> Figure:
+    """The image and several occlusion maps on ONE colour scale (with a colour bar), each map
+    drawn at the centres of its occluder positions.
+
+    Inputs: ``image`` (H, W, 3); ``maps`` {title: {"map": (h', w'), "rows": [...], "cols": [...],
+    "window": int, "stride": int}}; ``vmin``/``vmax`` the shared scale (default: over all maps).
+    """
+    if not maps:
+        raise ValueError("occlusion_maps needs at least one map")
+    img = to_array(image)
+    h, w = img.shape[:2]
+    arrays = {t: to_array(m["map"]).astype(np.float64) for t, m in maps.items()}
+    lo = min(float(a.min()) for a in arrays.values()) if vmin is None else vmin
+    hi = max(float(a.max()) for a in arrays.values()) if vmax is None else vmax
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1) + 0.8, size + 0.4), squeeze=False)
+    axes = axes[0]
+    axes[0].imshow(img)
+    im = None
+    for ax, (title, m) in zip(axes[1:], maps.items()):
+        extent = _grid_extent(m["rows"], m["cols"], m["window"], m["stride"])
+        im = ax.imshow(arrays[title], cmap=cmap, vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+    for ax in axes:
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=list(axes), fraction=0.02, pad=0.01, shrink=0.8)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+# --------------------------------------------------------------------------- notebook 12
+
+
+def feature_vis_rows(rows: dict[str, dict[str, Any]], size: float = 1.25, suptitle: str | None = None) -> Figure:
+    """Olah et al. 2017's dataset-examples-vs-optimization layout, one row per unit:
+    ``rows`` {label: {"min": crops, "negative": image, "positive": image, "max": crops}}; any key
+    may be missing. Columns: minimum-activation crops, negative optimization, positive
+    optimization, maximum-activation crops (strongest nearest the optimized images)."""
+    if not rows:
+        raise ValueError("nothing to plot: got 0 rows")
+    layout = []
+    for r in rows.values():
+        mins = list(r.get("min", []))[::-1]
+        cols = [(c, "min examples") for c in mins]
+        cols += [(r[k], f"{k} opt.") for k in ("negative", "positive") if k in r]
+        cols += [(c, "max examples") for c in r.get("max", [])]
+        layout.append(cols)
+    k = max(len(c) for c in layout)
+    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + 1.2, size * len(rows) + 0.6), squeeze=False)
+    for i, (label, cols) in enumerate(zip(rows, layout)):
+        for j, ax in enumerate(axes[i]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(cols):
+                img, kind = cols[j]
+                ax.imshow(to_array(img))
+                if "opt." in kind:
+                    for spine in ax.spines.values():
+                        spine.set_color("crimson" if kind.startswith("positive") else "royalblue")
+                        spine.set_linewidth(2.5)
+                if i == 0 and (j == 0 or cols[j - 1][1] != kind):
+                    ax.set_title(kind, fontsize=8, loc="left")
+            else:
+                ax.axis("off")
+        axes[i, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout(pad=0.3, w_pad=0.1, h_pad=0.2)
+    return fig
+
+
+def objective_curves(curves: dict[str, Sequence[float]], title: str | None = None, ylabel: str = "objective") -> Figure:
+    """Objective value per optimization step, one line per run."""
+    fig, ax = plt.subplots(figsize=(5, 2.8))
+    for name, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- inverting representations (07)
+
+
+def inversion_errors(
+    labels: Sequence[str],
+    feature_errors: Sequence[float],
+    pixel_errors: Sequence[float],
+    start_errors: Sequence[float] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Two panels over the layers of an inversion (Mahendran & Vedaldi's error analysis):
+    left, the relative feature error ``||Phi(x*) - Phi0|| / ||Phi0||`` of each reconstruction (and of
+    the random start, if given); right, the pixel RMSE between reconstruction and original."""
+    n = len(labels)
+    if len(feature_errors) != n or len(pixel_errors) != n or (start_errors is not None and len(start_errors) != n):
+        raise ValueError("labels, feature_errors, pixel_errors (and start_errors) need the same length")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.2))
+    pos = np.arange(n)
+    if start_errors is not None:
+        a1.plot(pos, start_errors, "o--", color="tab:gray", label="random start")
+    a1.plot(pos, feature_errors, "o-", color="tab:blue", label="reconstruction")
+    a1.set_ylabel(r"$\|\Phi(x) - \Phi_0\| \,/\, \|\Phi_0\|$")
+    a1.set_ylim(0, None)
+    a1.legend(fontsize=8)
+    a1.set_title("feature error (what the optimizer sees)", fontsize=10)
+    a2.bar(pos, pixel_errors, color="tab:orange")
+    a2.set_ylabel("pixel RMSE to the original")
+    a2.set_title("pixel error (what we see)", fontsize=10)
+    for ax in (a1, a2):
+        ax.set_xticks(pos, labels, rotation=30, ha="right", fontsize=8)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def distance_matrix(
+    matrix: Any,
+    labels: Sequence[str],
+    title: str | None = None,
+    fmt: str = "{:.2f}",
+    cmap: str = "magma_r",
+    vmin: float = 0.0,
+    vmax: float | None = None,
+) -> Figure:
+    """A square matrix of distances (or similarities) with every value written in its cell.
+
+    Colours span ``vmin`` .. ``vmax`` (default: the largest value); e.g. correlations with
+    ``cmap="RdBu_r", vmin=-1, vmax=1``."""
+    m = np.asarray(to_array(matrix), dtype=float)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(labels):
+        raise ValueError(f"need an (n, n) matrix for {len(labels)} labels, got shape {m.shape}")
+    n = len(labels)
+    hi = float(np.nanmax(m)) if vmax is None else vmax
+    if vmax is None and vmin < 0:
+        hi = max(hi, -vmin)
+    hi = hi if hi > vmin else vmin + 1.0
+    fig, ax = plt.subplots(figsize=(0.75 * n + 1.8, 0.75 * n + 1.2))
+    im = ax.imshow(m, cmap=cmap, vmin=vmin, vmax=hi)
+    mid = (vmin + hi) / 2 if vmin < 0 else vmin
+    for (i, j), v in np.ndenumerate(m):
+        strong = abs(v - mid) > 0.6 * (hi - mid)
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color="white" if strong else "black")
+    ax.set_xticks(range(n), labels, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
