@@ -991,3 +991,82 @@ def distance_matrix(
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def panel_rows(
+    rows: dict[str, dict[str, Any]],
+    size: float = 1.8,
+    cmap: str = "gray",
+    percentile: float = 99.0,
+    suptitle: str | None = None,
+) -> Figure:
+    """A table of panels: one row per key of ``rows`` (label at the left), one column per key of
+    the inner dicts (titles on the first row). (H, W, 3) values are shown as images; 2-D maps in
+    ``cmap``, each on its own scale from 0 to its ``percentile`` (clipped above), as saliency maps
+    are shown in Adebayo et al.'s figures. All rows must have the same columns.
+    """
+    if not rows:
+        raise ValueError("panel_rows needs at least one row")
+    cols = list(next(iter(rows.values())))
+    for label, row in rows.items():
+        if list(row) != cols:
+            raise ValueError(f"row {label!r} has columns {list(row)}, expected {cols}")
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(size * len(cols) + 1.2, size * len(rows) + 0.5), squeeze=False
+    )
+    for r, (label, row) in enumerate(rows.items()):
+        for c, (title, value) in enumerate(row.items()):
+            ax = axes[r, c]
+            a = to_array(value).astype(np.float64)
+            if a.ndim == 3:
+                ax.imshow(np.clip(a, 0, 1))
+            else:
+                hi = float(np.percentile(a, percentile))
+                lo = float(a.min())
+                ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi if hi > lo else lo + 1e-12, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=8)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def curves(
+    x: Sequence[Any],
+    ys: dict[str, Sequence[float]],
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str | None = None,
+    hline: float | None = None,
+    rotate: bool = False,
+    size: tuple[float, float] = (6.0, 3.4),
+) -> Figure:
+    """Line plot of several named curves over the same x values (numbers or labels), with markers;
+    ``hline`` draws a dashed reference line; ``rotate`` turns long x labels."""
+    if not ys:
+        raise ValueError("curves needs at least one curve")
+    fig, ax = plt.subplots(figsize=size)
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in x)
+    pos = np.asarray(x, dtype=float) if numeric else np.arange(len(x))
+    for name, y in ys.items():
+        y = np.asarray(to_array(y) if isinstance(y, torch.Tensor) else y, dtype=float)
+        if y.shape != (len(x),):
+            raise ValueError(f"curve {name!r} has {y.shape} values for {len(x)} x positions")
+        ax.plot(pos, y, marker="o", markersize=3, label=name)
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle="--", linewidth=1)
+    if not numeric:
+        ax.set_xticks(pos)
+        ax.set_xticklabels([str(v) for v in x], rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
