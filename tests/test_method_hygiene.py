@@ -1,4 +1,4 @@
-"""One parametrized grid over the attribution methods of lectures 00-06: every method, at several
+"""One parametrized grid over the attribution methods of lectures 00-06, 10 and 11: every method, at several
 layers, called repeatedly and with bad input, leaves the model exactly as it found it (no hook,
 same requires_grad / training / inplace flags). EfficientNet-Lite0 has ReLU6(inplace=True)."""
 
@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lecture_utils.attribution import saliency
+from lecture_utils.attribution import saliency, smooth_grad
 from lecture_utils.backprop import backprop_gradient, deconvnet_backprop, guided_backprop
 from lecture_utils.cam import cam, grad_cam, guided_grad_cam
 from lecture_utils.deconvnet import deconvnet_projection
+from lecture_utils.occlusion import occlusion
 from tests.helpers import assert_leaves_model_clean, assert_raises_and_leaves_clean
 
 LAYERS = ["blocks.3", "blocks.5", "bn2"]
@@ -25,6 +26,8 @@ EFFNET_METHODS = {
     "cam": lambda m, x, layer, t=281: cam(m, x, t),
     "grad_cam": lambda m, x, layer, t=281: grad_cam(m, x, t, layer=layer),
     "guided_grad_cam": lambda m, x, layer, t=281: guided_grad_cam(m, x, t, layer=layer),
+    "smooth_grad": lambda m, x, layer, t=281: smooth_grad(m, x, t, n_samples=3, batch_size=2),
+    "occlusion": lambda m, x, layer, t=281: occlusion(m, x, t, window=32, stride=32, batch_size=4),
 }
 
 
