@@ -149,10 +149,16 @@ def overlay(
     return ax.figure
 
 
-def compare(panels: dict[str, Any], image: Any | None = None, size: float = 3.0, ncols: int | None = None) -> Figure:
+def compare(
+    panels: dict[str, Any],
+    image: Any | None = None,
+    size: float = 3.0,
+    ncols: int | None = None,
+    aspect: float = 1.0,
+) -> Figure:
     """Side-by-side panels with titles. Values are images (H, W, 3) or maps (h, w); given
-    ``image``, 2-D maps are drawn as overlays on it."""
-    fig, axes = _grid(len(panels), ncols or len(panels), size)
+    ``image``, 2-D maps are drawn as overlays on it. ``aspect``: panel height / width."""
+    fig, axes = _grid(len(panels), ncols or len(panels), size, aspect=aspect)
     for ax, (title, value) in zip(axes.flat, panels.items()):
         a = to_array(value)
         if a.ndim == 2 and image is not None:
@@ -285,16 +291,7 @@ def compare_wide(
     ratio of ``image`` (or of the first panel), so rows of wide images sit close together."""
     ref = to_array(image if image is not None else next(iter(panels.values())))
     aspect = ref.shape[0] / ref.shape[1] + 0.12  # + room for the title
-    fig, axes = _grid(len(panels), ncols or len(panels), width, aspect=aspect)
-    for ax, (title, value) in zip(axes.flat, panels.items()):
-        a = to_array(value)
-        if a.ndim == 2 and image is not None:
-            overlay(image, a, ax=ax, title=title)
-        else:
-            ax.imshow(a if a.ndim == 3 else normalize01(a), cmap=None if a.ndim == 3 else "gray")
-            ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return compare(panels, image=image, size=width, ncols=ncols, aspect=aspect)
 
 
 # --------------------------------------------------------------------------- notebooks 01 and 05
