@@ -210,6 +210,16 @@ def _check_size(size: int) -> None:
         raise ValueError(f"image size must be an integer >= 8 pixels, got {size!r}")
 
 
+def _hw(size: int | tuple[int, int]) -> tuple[int, int]:
+    """``size`` as (H, W): an int means a square; each side an integer >= 8."""
+    sides = (size, size) if not isinstance(size, (tuple, list)) else tuple(size)
+    if len(sides) != 2:
+        raise ValueError(f"image size must be an int or (H, W), got {size!r}")
+    for side in sides:
+        _check_size(side)
+    return (int(sides[0]), int(sides[1]))
+
+
 def _check_batch(batch: int) -> None:
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
@@ -223,39 +233,67 @@ def _logit(x: torch.Tensor) -> torch.Tensor:
 class PixelImage(nn.Module):
     """Pixel parametrization: free logits per pixel, RGB = sigmoid(logits). Output (B, 3, H, W).
 
+    ``size``: side (square) or ``(H, W)``; ignored when ``init`` (B, 3, H, W) in [0, 1] is given.
     ``downsample`` > 1 keeps the free pixels on a coarser grid (size / downsample), bilinearly
     upsampled: a simple way to suppress the high frequencies a CNN's gradient is full of.
     ``batch``: number of images optimized together (default 1).
+    ``freq_norm`` > 0: *gradient-frequency normalization* (the "preconditioning" row of Olah et al.
+    2017): every gradient is filtered in the Fourier domain by ``1 / f**freq_norm`` (rescaled to keep
+    its energy), so a step moves low frequencies as much as high ones although the network's gradient
+    is dominated by the high ones. ``freq_norm=1`` whitens a 1/f spectrum.
     """
 
     def __init__(
         self,
-        size: int,
+        size: int | tuple[int, int],
         sd: float = 0.5,
         seed: int = 0,
         init: torch.Tensor | None = None,
         downsample: int = 1,
         batch: int = 1,
+        freq_norm: float = 0.0,
     ):
         super().__init__()
-        if init is None:
-            _check_size(size)
+        if init is not None:
+            if not isinstance(init, torch.Tensor) or init.ndim != 4 or init.shape[1] != 3:
+                raise ValueError(f"init must be a (B, 3, H, W) tensor in [0, 1], got {getattr(init, 'shape', init)!r}")
+            hw = (int(init.shape[-2]), int(init.shape[-1]))
+        else:
+            hw = _hw(size)
         _check_batch(batch)
-        if downsample < 1 or size < downsample:
-            raise ValueError(f"need 1 <= downsample <= size, got downsample={downsample}, size={size}")
-        self.size = size if init is None else init.shape[-1]
+        if isinstance(downsample, bool) or not isinstance(downsample, int) or not 1 <= downsample <= min(hw):
+            raise ValueError(f"need 1 <= downsample <= size, got downsample={downsample}, size={hw}")
+        if not freq_norm >= 0:
+            raise ValueError(f"freq_norm must be >= 0, got {freq_norm!r}")
+        self.hw = hw
+        self.size = hw[1]
         self.downsample = downsample
         if init is not None:
-            self.logits = nn.Parameter(_logit(init.detach()))
+            self.logits = nn.Parameter(_logit(init.detach().float()))
+            if downsample > 1:
+                self.logits = nn.Parameter(F.interpolate(self.logits.detach(), size=self._grid(), mode="area"))
         else:
             g = torch.Generator().manual_seed(seed)
-            side = size // downsample
-            self.logits = nn.Parameter(torch.randn(batch, 3, side, side, generator=g) * sd)
+            self.logits = nn.Parameter(torch.randn(batch, 3, *self._grid(), generator=g) * sd)
+        if freq_norm > 0:
+            h, w = self._grid()
+            f = (torch.fft.fftfreq(h)[:, None] ** 2 + torch.fft.rfftfreq(w)[None, :] ** 2).sqrt()
+            filt = 1.0 / f.clamp(min=1.0 / max(h, w)) ** freq_norm
+            # keep a white gradient's energy: mean of the squared filter over the full spectrum = 1
+            self.register_buffer("grad_filter", filt / filt.pow(2).mean().sqrt())
+            self.logits.register_hook(self._filter_gradient)
+
+    def _grid(self) -> tuple[int, int]:
+        return (self.hw[0] // self.downsample, self.hw[1] // self.downsample)
+
+    def _filter_gradient(self, g: torch.Tensor) -> torch.Tensor:
+        spec = torch.fft.rfft2(g, norm="ortho") * self.grad_filter.to(g.device)
+        return torch.fft.irfft2(spec, s=g.shape[-2:], norm="ortho")
 
     def forward(self) -> torch.Tensor:
         z = self.logits
         if self.downsample > 1:
-            z = F.interpolate(z, size=(self.size, self.size), mode="bilinear", align_corners=False)
+            z = F.interpolate(z, size=self.hw, mode="bilinear", align_corners=False)
         return torch.sigmoid(z)
 
     @torch.no_grad()
@@ -479,7 +517,7 @@ class _Stop(Exception):
 def render(
     model: ZooModel,
     objective: Objective,
-    size: int = 128,
+    size: int | tuple[int, int] = 128,
     steps: int = 128,
     lr: float = 0.05,
     transforms: Sequence[Transform] = (),
@@ -491,7 +529,8 @@ def render(
 ) -> RenderResult:
     """Maximize ``objective`` over an image with Adam.
 
-    Inputs: ``model`` a :class:`ZooModel`; ``param`` (default :class:`PixelImage` of ``size``);
+    Inputs: ``model`` a :class:`ZooModel`; ``size`` side or (H, W); ``param`` (default
+    :class:`PixelImage` of ``size``); ``lr`` Adam's learning rate;
     ``transforms`` applied in order before the network; ``callbacks`` called as ``cb(param, step)``
     after each optimizer step (e.g. :func:`blur_every`); ``snapshots`` steps (1-based) to keep.
     Returns: :class:`RenderResult`. The model is left exactly as it was (hooks, flags).
@@ -503,7 +542,7 @@ def render(
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr!r}")
     if param is None:
-        _check_size(size)
+        _hw(size)
     layers = sorted(objective.layers - {OUTPUT, INPUT})
     for layer in layers:
         get_layer(model, layer)  # unknown names fail before any work
@@ -525,7 +564,8 @@ def render(
 
                 for layer in layers:
                     stops.add(get_layer(model, layer).register_forward_hook(stop))
-            for step in tqdm(range(1, steps + 1), disable=not progress, desc=objective.name, leave=False):
+
+            def evaluate() -> torch.Tensor:
                 opt.zero_grad()
                 rec.activations.clear()
                 img = param()
@@ -537,8 +577,12 @@ def render(
                     acts[OUTPUT] = model.net(model.normalize(x))
                 except _Stop:
                     pass
-                value = objective({**rec.activations, **acts})
-                (-value).backward()
+                loss = -objective({**rec.activations, **acts})
+                loss.backward()
+                return loss
+
+            for step in tqdm(range(1, steps + 1), disable=not progress, desc=objective.name, leave=False):
+                value = -evaluate()
                 opt.step()
                 for cb in callbacks:
                     cb(param, step)
