@@ -1067,3 +1067,910 @@ def curves(
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- semantic dictionaries, FullGrad (13)
+
+
+def icon_canvas(channels: Any, icons: dict[int, Any], strength: Any | None = None, gap: int = 2) -> np.ndarray:
+    """An (h, w) grid of channel icons as one RGB array: cell (i, j) shows ``icons[channels[i, j]]``
+    blended over white with opacity ``strength[i, j]`` in [0, 1] (1 when not given). A channel
+    without an icon leaves its cell white. All icons must have the same (s, s, 3) shape."""
+    ch = np.asarray(to_array(channels)).astype(int)
+    if ch.ndim != 2:
+        raise ValueError(f"channels must be an (h, w) grid, got shape {ch.shape}")
+    if not icons:
+        raise ValueError("icon_canvas needs at least one icon")
+    arrays = {int(k): to_array(v).astype(np.float64) for k, v in icons.items()}
+    s = next(iter(arrays.values())).shape[0]
+    alpha = np.ones(ch.shape) if strength is None else np.clip(np.asarray(to_array(strength), dtype=float), 0, 1)
+    if alpha.shape != ch.shape:
+        raise ValueError(f"strength has shape {alpha.shape}, channels {ch.shape}")
+    h, w = ch.shape
+    out = np.ones((h * (s + gap) + gap, w * (s + gap) + gap, 3))
+    for (i, j), c in np.ndenumerate(ch):
+        if c in arrays:
+            top, left = gap + i * (s + gap), gap + j * (s + gap)
+            out[top : top + s, left : left + s] = alpha[i, j] * arrays[c] + (1 - alpha[i, j])
+    return out
+
+
+def semantic_grid(
+    image: Any,
+    channels: Any,
+    icons: dict[int, Any],
+    strength: Any | None = None,
+    title: str | None = None,
+    size: float = 4.2,
+    label: bool = True,
+) -> Figure:
+    """The Building Blocks figure (Olah et al. 2018): the image with the layer's grid of positions,
+    next to the grid of icons -- at each position the feature visualization of the channel that
+    fires most there, opacity = activation strength. ``label`` writes the channel numbers."""
+    img = to_array(image)
+    ch = np.asarray(to_array(channels)).astype(int)
+    h, w = ch.shape
+    canvas = icon_canvas(ch, icons, strength)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(2 * size + 0.2, size + 0.4))
+    a1.imshow(img)
+    for k in range(1, h):
+        a1.axhline(k * img.shape[0] / h - 0.5, color="white", linewidth=0.6, alpha=0.7)
+    for k in range(1, w):
+        a1.axvline(k * img.shape[1] / w - 0.5, color="white", linewidth=0.6, alpha=0.7)
+    a1.set_title(f"image, {h}x{w} positions", fontsize=10)
+    a2.imshow(canvas)
+    if label and h * w <= 100:
+        cell_h, cell_w = canvas.shape[0] / h, canvas.shape[1] / w
+        for (i, j), c in np.ndenumerate(ch):
+            a2.text(
+                j * cell_w + 3,
+                i * cell_h + 3,
+                str(c),
+                fontsize=6,
+                va="top",
+                ha="left",
+                color="black",
+                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7),
+            )
+    a2.set_title("most active channel per position (opacity = strength)", fontsize=10)
+    for ax in (a1, a2):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def dictionary_entries(
+    image: Any,
+    grid: tuple[int, int],
+    entries: Sequence[dict[str, Any]],
+    size: float = 1.5,
+    title: str | None = None,
+) -> Figure:
+    """Semantic-dictionary entries, one row per position: the image with that cell outlined, then
+    the icons of the top channels there, each with a bar of its activation (bars share one scale).
+
+    ``entries``: dicts with ``"position"`` (row, col), ``"top"`` [(channel, activation), ...]
+    strongest first, ``"icons"`` the matching (s, s, 3) arrays.
+    """
+    from matplotlib.patches import Rectangle
+
+    if not entries:
+        raise ValueError("dictionary_entries needs at least one entry")
+    img = to_array(image)
+    k = max(len(e["top"]) for e in entries)
+    vmax = max(v for e in entries for _, v in e["top"])
+    vmax = vmax if vmax > 0 else 1.0
+    fig = plt.figure(figsize=(size * (k + 1) + 0.4, (size + 0.45) * len(entries) + 0.3))
+    outer = fig.add_gridspec(len(entries), k + 1, hspace=0.35, wspace=0.08)
+    for r, e in enumerate(entries):
+        (row, col), top, icons = e["position"], e["top"], e["icons"]
+        if len(icons) != len(top):
+            raise ValueError(f"entry {r}: {len(top)} channels but {len(icons)} icons")
+        ax = fig.add_subplot(outer[r, 0])
+        ax.imshow(img)
+        ch_, cw_ = img.shape[0] / grid[0], img.shape[1] / grid[1]
+        ax.add_patch(Rectangle((col * cw_ - 0.5, row * ch_ - 0.5), cw_, ch_, fill=False, ec="red", lw=2))
+        ax.set_title(f"position ({row}, {col})", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for j, ((c, v), icon) in enumerate(zip(top, icons)):
+            cell = outer[r, j + 1].subgridspec(2, 1, height_ratios=[1, 0.16], hspace=0.05)
+            ai = fig.add_subplot(cell[0])
+            ai.imshow(to_array(icon))
+            ai.set_xticks([])
+            ai.set_yticks([])
+            ai.set_title(f"channel {c}: {v:.1f}", fontsize=8)
+            ab = fig.add_subplot(cell[1])
+            ab.barh([0], [vmax], color="0.9", height=0.8)
+            ab.barh([0], [max(v, 0)], color="tab:orange" if j == 0 else "tab:blue", height=0.8)
+            ab.set_xlim(0, vmax)
+            ab.set_ylim(-0.5, 0.5)
+            ab.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def attribution_rows(
+    rows: dict[str, dict[str, Any]],
+    size: float = 1.9,
+    cmap: str = "inferno",
+    percentile: float = 99.0,
+    suptitle: str | None = None,
+) -> Figure:
+    """Like :func:`panel_rows` (one row per image, one column per method), for attribution maps
+    at any resolution: 2-D maps are upsampled bilinearly to the size of the row's first
+    (H, W, 3) image, then shown from their minimum to their ``percentile``."""
+    out: dict[str, dict[str, Any]] = {}
+    for label, row in rows.items():
+        ref = next((to_array(v) for v in row.values() if to_array(v).ndim == 3), None)
+        new = {}
+        for name, v in row.items():
+            a = to_array(v)
+            if a.ndim == 2 and ref is not None and a.shape != ref.shape[:2]:
+                a = upsample_map(a, ref.shape[:2])
+            new[name] = a
+        out[label] = new
+    return panel_rows(out, size=size, cmap=cmap, percentile=percentile, suptitle=suptitle)
+
+
+# --------------------------------------------------------------------------- DeepDream and generation (14)
+
+
+def captioned_rows(
+    rows: dict[str, Sequence[tuple[Any, str]]],
+    size: float = 2.0,
+    suptitle: str | None = None,
+    fontsize: float = 8,
+) -> Figure:
+    """A table of images, each with its own caption: ``rows`` {row label: [(image, caption), ...]};
+    the row label is written at the left. Rows may have different lengths (empty cells stay blank).
+    Images (H, W, 3) of different sizes are all drawn in cells of the same size."""
+    if not rows or not any(len(r) for r in rows.values()):
+        raise ValueError("captioned_rows needs at least one image")
+    k = max(len(r) for r in rows.values())
+    label_w = 1.0 if any(rows) else 0.0
+    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + label_w, (size + 0.25) * len(rows) + 0.4), squeeze=False)
+    for i, (label, cells) in enumerate(rows.items()):
+        for j, ax in enumerate(axes[i]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(cells):
+                img, caption = cells[j]
+                a = to_array(img)
+                ax.imshow(np.clip(a, 0, 1) if a.ndim == 3 else a, cmap=None if a.ndim == 3 else "gray")
+                ax.set_title(caption, fontsize=fontsize)
+            else:
+                ax.axis("off")
+        if label:
+            axes[i, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=fontsize + 1)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    top = 1 - 0.3 / fig.get_figheight() if suptitle else 1  # keep the suptitle clear of the first titles
+    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.4, rect=(0, 0, 1, top))
+    return fig
+
+
+def ig_path(
+    alphas: Any,
+    scores: Any,
+    integrand: Any,
+    fine: tuple[Any, Any] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Integrated Gradients along its path (notebook 13). Left: the score ``f(x0 + a (x - x0))`` at
+    the quadrature nodes (dots), and on a finer grid if ``fine`` = (alphas, scores) is given (line).
+    Right: the integrand ``<grad f, x - x0>`` at the nodes, whose average over [0, 1] should equal
+    ``f(x) - f(x0)``."""
+    a = np.asarray(to_array(alphas), dtype=float)
+    f = np.asarray(to_array(scores), dtype=float)
+    g = np.asarray(to_array(integrand), dtype=float)
+    if not (a.shape == f.shape == g.shape) or a.ndim != 1:
+        raise ValueError(f"alphas, scores, integrand must be 1-D of one length, got {a.shape}, {f.shape}, {g.shape}")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.2))
+    if fine is not None:
+        fa, fs = (np.asarray(to_array(v), dtype=float) for v in fine)
+        a1.plot(fa, fs, "-", color="tab:gray", linewidth=1, label="score, fine grid")
+    a1.plot(a, f, "o", color="tab:blue", markersize=3, label="score at the IG nodes")
+    a1.set_xlabel(r"$\alpha$  (0 = baseline, 1 = image)")
+    a1.set_ylabel(r"$f(x_0 + \alpha (x - x_0))$")
+    a1.legend(fontsize=8)
+    a1.set_title("the class score along the path", fontsize=10)
+    a2.axhline(0, color="grey", linewidth=0.8)
+    a2.vlines(a, 0, g, color="tab:orange", linewidth=1)
+    a2.plot(a, g, "o", color="tab:orange", markersize=3)
+    a2.set_xlabel(r"$\alpha$")
+    a2.set_ylabel(r"$\langle \nabla f, x - x_0 \rangle$")
+    a2.set_title("the integrand at the nodes", fontsize=10)
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- super-resolution (20)
+
+
+def sr_zoom_comparison(
+    panels: dict[str, Any],
+    box: tuple[int, int, int],
+    size: float = 2.4,
+    suptitle: str | None = None,
+    captions: dict[str, str] | None = None,
+) -> Figure:
+    """Johnson et al.'s Fig. 1/8 layout: one column per image of ``panels`` {title: (H, W, 3)},
+    the whole image on top with a red square ``box`` = (top, left, side) in the coordinates of the
+    *largest* image, the zoomed square below. Smaller images (the low-resolution input) get the box
+    scaled to their size and are drawn with visible pixels (nearest-neighbour). ``captions`` adds
+    a line under a column's zoom (e.g. its PSNR)."""
+    from matplotlib.patches import Rectangle
+
+    if not panels:
+        raise ValueError("sr_zoom_comparison needs at least one image")
+    arrays = {k: np.clip(to_array(v), 0, 1) for k, v in panels.items()}
+    big = max(a.shape[0] for a in arrays.values())
+    top, left, side = (int(v) for v in box)
+    if side < 2 or top < 0 or left < 0:
+        raise ValueError(f"box must be (top, left, side) with side >= 2 inside the image, got {box}")
+    fig, axes = plt.subplots(2, len(arrays), figsize=(size * len(arrays), size * 2 + 0.5), squeeze=False)
+    for j, (title, a) in enumerate(arrays.items()):
+        f = a.shape[0] / big
+        t, lf, s = round(top * f), round(left * f), max(1, round(side * f))
+        if t + s > a.shape[0] or lf + s > a.shape[1]:
+            raise ValueError(f"box {box} lies outside the image {title!r} of shape {a.shape[:2]}")
+        ax = axes[0, j]
+        ax.imshow(a, interpolation="nearest" if f < 1 else "antialiased")
+        ax.add_patch(Rectangle((lf - 0.5, t - 0.5), s, s, fill=False, edgecolor="red", linewidth=1.5))
+        ax.set_title(title, fontsize=9)
+        zoom = axes[1, j]
+        zoom.imshow(a[t : t + s, lf : lf + s], interpolation="nearest")
+        if captions and title in captions:
+            zoom.set_xlabel(captions[title], fontsize=8)
+        for a_ in (ax, zoom):
+            a_.set_xticks([])
+            a_.set_yticks([])
+        for spine in zoom.spines.values():
+            spine.set_edgecolor("red")
+    axes[0, 0].set_ylabel("whole image", fontsize=9)
+    axes[1, 0].set_ylabel("zoom", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def sr_spectra(freqs: Any, spectra: dict[str, Any], title: str | None = None, cutoff: float | None = None) -> Figure:
+    """Radially averaged power spectra {name: (bins,)} over ``freqs`` (cycles/pixel), log scale;
+    ``cutoff`` marks the highest frequency the low-resolution input can carry."""
+    if not spectra:
+        raise ValueError("sr_spectra needs at least one spectrum")
+    f = np.asarray(to_array(freqs), dtype=float)
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for name, p in spectra.items():
+        p = np.asarray(to_array(p), dtype=float)
+        if p.shape != f.shape:
+            raise ValueError(f"spectrum {name!r} has shape {p.shape}, frequencies {f.shape}")
+        style = {"color": "black", "linewidth": 2.2} if name.lower().startswith("ground") else {"linewidth": 1.4}
+        ax.semilogy(f, np.maximum(p, 1e-12), label=name, **style)
+    if cutoff is not None:
+        ax.axvline(cutoff, color="grey", linestyle="--", linewidth=1)
+        ax.text(cutoff, ax.get_ylim()[1], " LR Nyquist", va="top", fontsize=8, color="grey")
+    ax.set_xlabel("spatial frequency (cycles / pixel)")
+    ax.set_ylabel("power (log)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def sr_training_curves(
+    histories: dict[str, dict[str, Sequence[float]]],
+    loss_labels: dict[str, str] | None = None,
+    baseline_psnr: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Training of super-resolution nets: one panel per history with its training loss over the
+    steps (log scale; ``loss_labels`` names each loss), and, if the histories have ``val_psnr``
+    (at ``val_step``), a last panel with the held-out PSNR of all of them (``baseline_psnr`` dashed)."""
+    if not histories:
+        raise ValueError("sr_training_curves needs at least one history")
+    with_val = [k for k, h in histories.items() if h.get("val_psnr")]
+    n = len(histories) + (1 if with_val else 0)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.1), squeeze=False)
+    for ax, (name, h) in zip(axes[0], histories.items()):
+        steps, loss = np.asarray(h["step"], float), np.asarray(h["loss"], float)
+        if steps.shape != loss.shape or steps.size == 0:
+            raise ValueError(f"history {name!r} needs 'step' and 'loss' of one length")
+        ax.plot(steps, loss, marker="o" if steps.size < 30 else None, markersize=3)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel((loss_labels or {}).get(name, "training loss"))
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    if with_val:
+        ax = axes[0, -1]
+        for name in with_val:
+            h = histories[name]
+            ax.plot(
+                np.asarray(h["val_step"], float), np.asarray(h["val_psnr"], float), marker="o", markersize=3, label=name
+            )
+        if baseline_psnr is not None:
+            ax.axhline(baseline_psnr, color="grey", linestyle="--", linewidth=1, label="bicubic")
+        ax.set_xlabel("step")
+        ax.set_ylabel("PSNR on held-out crops (dB)")
+        ax.set_title("held-out PSNR", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- neural doodles (17)
+
+
+def grouped_bars(
+    series: dict[str, dict[str, float]],
+    ylabel: str = "",
+    title: str | None = None,
+    log: bool = False,
+    fmt: str = "{:.3f}",
+    size: tuple[float, float] = (7.0, 3.4),
+) -> Figure:
+    """Grouped bar chart: ``series`` {series label: {group: value}}, one group of bars per key of
+    the first series (e.g. one group per segment, one bar per run), each bar labelled with its value
+    (``fmt``); ``log`` for a logarithmic y axis (values must then be > 0)."""
+    if not series:
+        raise ValueError("grouped_bars needs at least one series")
+    groups = list(next(iter(series.values())))
+    for name, vals in series.items():
+        if set(vals) != set(groups):
+            raise ValueError(f"series {name!r} has groups {sorted(vals)} but the first has {sorted(groups)}")
+    fig, ax = plt.subplots(figsize=size)
+    n = len(series)
+    width = 0.8 / n
+    x = np.arange(len(groups))
+    for i, (name, vals) in enumerate(series.items()):
+        v = np.array([float(vals[g]) for g in groups])
+        if log and (v <= 0).any():
+            raise ValueError(f"series {name!r} has values <= 0: cannot use a log axis")
+        bars = ax.bar(x + (i - (n - 1) / 2) * width, v, width, label=name)
+        for b, val in zip(bars, v):
+            ax.text(b.get_x() + b.get_width() / 2, val, fmt.format(val), ha="center", va="bottom", fontsize=7)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(y=0.15)
+    ax.set_xticks(x, [str(g) for g in groups])
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- texture synthesis (16)
+
+
+def gram_heatmaps(
+    mats: dict[str, Any], size: float = 3.0, gamma: float = 0.5, cmap: str = "magma", suptitle: str | None = None
+) -> Figure:
+    """Gram matrices (C, C) (or (1, C, C)) side by side, each with its own colour bar.
+
+    Entries are shown on a power scale (``gamma`` < 1 lifts the many small entries so the structure
+    is visible next to the few large ones); channel numbers on the axes."""
+    from matplotlib.colors import PowerNorm
+
+    if not mats:
+        raise ValueError("nothing to plot: got 0 matrices")
+    fig, axes = plt.subplots(1, len(mats), figsize=(size * len(mats) + 0.6 * len(mats), size), squeeze=False)
+    for ax, (title, m) in zip(axes[0], mats.items()):
+        a = to_array(m).astype(np.float64)
+        if a.ndim == 3 and a.shape[0] == 1:
+            a = a[0]
+        if a.ndim != 2 or a.shape[0] != a.shape[1]:
+            raise ValueError(f"a Gram matrix must be square (C, C), got shape {a.shape} for {title!r}")
+        lo = min(float(a.min()), 0.0)
+        im = ax.imshow(a - lo, cmap=cmap, norm=PowerNorm(gamma, vmin=0, vmax=float(a.max() - lo) or 1.0))
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("channel d", fontsize=8)
+        ax.set_ylabel("channel c", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def labelled_matrix(
+    values: Any,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    title: str | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    fmt: str = "{:.3f}",
+    log: bool = True,
+    cmap: str = "viridis_r",
+    size: float = 0.9,
+) -> Figure:
+    """A matrix of numbers (e.g. losses between images) as a heat map with every value written in
+    its cell and named rows/columns; ``log`` colours by log10 (values must then be > 0)."""
+    from matplotlib.colors import LogNorm
+
+    a = np.asarray(to_array(values), dtype=np.float64)
+    if a.ndim != 2 or a.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"values of shape {a.shape} do not fit {len(row_labels)} rows x {len(col_labels)} columns")
+    if log and not (a > 0).all():
+        raise ValueError("log colours need values > 0; pass log=False")
+    fig, ax = plt.subplots(figsize=(size * a.shape[1] + 2.2, size * a.shape[0] + 1.0))
+    norm = LogNorm(vmin=a.min(), vmax=a.max()) if log and a.max() > a.min() else None
+    ax.imshow(a, cmap=cmap, norm=norm)
+    mid = np.sqrt(a.min() * a.max()) if log else (a.min() + a.max()) / 2
+    for (i, j), v in np.ndenumerate(a):
+        light = (v < mid) if cmap.endswith("_r") else (v > mid)  # a light cell gets black text
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8, color="black" if light else "white")
+    ax.set_xticks(range(a.shape[1]))
+    ax.set_xticklabels(col_labels, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(a.shape[0]))
+    ax.set_yticklabels(row_labels, fontsize=8)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- style transfer (18)
+
+
+def image_table(
+    images: Sequence[Sequence[Any]],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    width: float = 1.9,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> Figure:
+    """A table of images of one size (Gatys et al.'s Fig. 3 layout): ``images[r][c]`` (H, W, 3)
+    in [0, 1]; ``row_labels`` written at the left, ``col_labels`` above the first row; ``xlabel``
+    / ``ylabel`` name what changes along the columns / rows. Cells keep the images' aspect ratio."""
+    nrows = len(images)
+    if nrows == 0 or any(len(r) != len(images[0]) for r in images) or len(images[0]) == 0:
+        raise ValueError("image_table needs a non-empty rectangular table of images")
+    ncols = len(images[0])
+    if len(row_labels) != nrows or len(col_labels) != ncols:
+        raise ValueError(f"got {len(row_labels)} row and {len(col_labels)} column labels for a {nrows}x{ncols} table")
+    first = to_array(images[0][0])
+    aspect = first.shape[0] / first.shape[1]
+    left, top = 1.3, 0.45 + (0.3 if title else 0) + (0.25 if xlabel else 0)
+    fig_w, fig_h = left + width * ncols + 0.1, top + width * aspect * nrows + 0.1
+    fig = plt.figure(figsize=(fig_w, fig_h))
+    gs = fig.add_gridspec(
+        nrows,
+        ncols,
+        left=left / fig_w,
+        right=1 - 0.1 / fig_w,
+        bottom=0.1 / fig_h,
+        top=1 - top / fig_h,
+        wspace=0.04,
+        hspace=0.04,
+    )
+    for r in range(nrows):
+        for c in range(ncols):
+            ax = fig.add_subplot(gs[r, c])
+            ax.imshow(np.clip(to_array(images[r][c]), 0, 1))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], rotation=0, ha="right", va="center", fontsize=9)
+    if xlabel:
+        fig.text(
+            (left + width * ncols / 2) / fig_w,
+            1 - (0.2 + (0.3 if title else 0)) / fig_h,
+            xlabel,
+            ha="center",
+            va="center",
+            fontsize=9,
+            style="italic",
+        )
+    if ylabel:
+        fig.text(0.12 / fig_w, 0.5, ylabel, rotation=90, ha="center", va="center", fontsize=9, style="italic")
+    if title:
+        fig.suptitle(title, y=1 - 0.05 / fig_h, va="top", fontsize=11)
+    return fig
+
+
+def loss_terms(
+    runs: dict[str, dict[str, Sequence[float]]],
+    title: str | None = None,
+    logy: bool = True,
+    size: tuple[float, float] = (4.4, 3.1),
+) -> Figure:
+    """Loss terms per optimization step, one panel per run: ``runs`` {panel title: {curve label:
+    values}}. A curve whose label starts with "total" is drawn black and dashed, on top; the panels
+    share the y axis (log scale with ``logy``), so the runs compare directly."""
+    if not runs:
+        raise ValueError("loss_terms needs at least one run")
+    fig, axes = plt.subplots(1, len(runs), figsize=(size[0] * len(runs), size[1]), squeeze=False, sharey=True)
+    for ax, (name, curves_) in zip(axes[0], runs.items()):
+        for label, values in curves_.items():
+            v = np.asarray(to_array(values) if isinstance(values, torch.Tensor) else values, dtype=float)
+            steps = np.arange(1, len(v) + 1)
+            if label.startswith("total"):
+                ax.plot(steps, v, "k--", linewidth=2, label=label, zorder=3)
+            else:
+                ax.plot(steps, v, linewidth=1.6, label=label)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    if logy:  # a curve that starts at 0 (the content loss from the photo) would stretch a log axis to 1e-14
+        values = np.concatenate([np.asarray(v, dtype=float).ravel() for c in runs.values() for v in c.values()])
+        top = float(np.nanmax(values))
+        positive = values[values > 0]
+        low = max(float(positive.min()) if positive.size else top * 1e-3, top * 1e-3)
+        axes[0, 0].set_ylim(low / 1.5, top * 1.5)
+    axes[0, 0].set_ylabel("loss")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def stylized_gallery(
+    photo: Any,
+    outputs: dict[str, tuple[Any, Any]],
+    width: float = 2.7,
+    inset: float = 0.3,
+    ncols: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Gatys et al.'s Fig. 2 layout: the photo, then each stylized version with its painting as an
+    inset in the lower-left corner. ``outputs`` {caption: (stylized image, painting)}, images
+    (H, W, 3); ``inset`` the inset's height as a share of the panel's height."""
+    if not outputs:
+        raise ValueError("stylized_gallery needs at least one output")
+    base = to_array(photo)
+    aspect = base.shape[0] / base.shape[1]
+    n = len(outputs) + 1
+    ncols = min(n, ncols or n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, (width * aspect + 0.35) * nrows + (0.3 if title else 0)), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(np.clip(base, 0, 1))
+    axes.flat[0].set_title("photo", fontsize=9)
+    for ax, (caption, (img, painting)) in zip(list(axes.flat)[1:], outputs.items()):
+        ax.imshow(np.clip(to_array(img), 0, 1))
+        ax.set_title(caption, fontsize=9)
+        p = to_array(painting)
+        h = inset
+        w = inset * (p.shape[1] / p.shape[0]) * aspect
+        sub = ax.inset_axes([0.02, 0.02, w, h])
+        sub.imshow(np.clip(p, 0, 1))
+        sub.set_xticks([])
+        sub.set_yticks([])
+        for spine in sub.spines.values():
+            spine.set_edgecolor("white")
+            spine.set_linewidth(1.5)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout(pad=0.3, w_pad=0.3, h_pad=0.5)
+    return fig
+
+
+# --------------------------------------------------------------------------- fast stylization (19, 21)
+
+
+def _block_row(ax: plt.Axes, blocks: Sequence[dict[str, Any]], x0: float, y: float, gap: float = 0.18) -> float:
+    """Draw boxes centred on height ``y`` from ``x0``: each block {"label", "sub", "h", "w", "color"};
+    returns the x after the last box."""
+    from matplotlib.patches import FancyBboxPatch
+
+    x = x0
+    for b in blocks:
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, y - b["h"] / 2),
+                b["w"],
+                b["h"],
+                boxstyle="round,pad=0.01,rounding_size=0.04",
+                fc=b.get("color", "#cfe2f3"),
+                ec="black",
+                lw=0.8,
+            )
+        )
+        ax.text(x + b["w"] / 2, y - b["h"] / 2 - 0.08, b["label"], ha="center", va="top", fontsize=7, rotation=90)
+        if b.get("sub"):
+            ax.text(
+                x + b["w"] / 2, y + b["h"] / 2 + 0.06, b["sub"], ha="center", va="bottom", fontsize=6.5, rotation=90
+            )
+        x += b["w"] + gap
+    return x
+
+
+def perceptual_loss_diagram(
+    transform_rows: Sequence[dict[str, Any]],
+    loss_rows: Sequence[dict[str, Any]],
+    photo: Any,
+    output: Any,
+    style_image: Any,
+    content_layer: str,
+    style_layers: Sequence[str],
+    title: str | None = None,
+) -> Figure:
+    """Johnson et al.'s Fig. 2 drawn from the models: the image transformation network (top row,
+    one box per layer: height ~ spatial size, width ~ log channels, ``C x H x W`` written above)
+    maps the photo x to y_hat; the fixed loss network (bottom row, VGG19 layers) compares y_hat with
+    the style target y_s (Gram matrices at ``style_layers``, red) and the content target y_c = x
+    (features at ``content_layer``, blue).
+
+    ``transform_rows`` / ``loss_rows``: dicts with ``"layer"`` and ``"output"`` (C, H, W), e.g. from
+    ``fastnet.layer_table``; images (H, W, 3) in [0, 1].
+    """
+    if not transform_rows or not loss_rows:
+        raise ValueError("perceptual_loss_diagram needs the rows of both networks")
+    rows_t = [r for r in transform_rows if r["layer"] != "input"]
+    h0 = max(r["output"][1] for r in list(transform_rows) + list(loss_rows))
+    cmax = max(r["output"][0] for r in list(transform_rows) + list(loss_rows))
+
+    def size(r: dict[str, Any]) -> tuple[float, float]:
+        c, h, _ = r["output"]
+        return 0.35 + 1.5 * (h / h0), 0.12 + 0.28 * math.log2(max(c, 2)) / math.log2(max(cmax, 2))
+
+    def block(r: dict[str, Any], color: str) -> dict[str, Any]:
+        hh, ww = size(r)
+        c, h, w = r["output"]
+        return {"label": r["layer"], "sub": f"{c}x{h}x{w}", "h": hh, "w": ww, "color": color}
+
+    fig, ax = plt.subplots(figsize=(12.5, 6.2))
+    ax.set_xlim(-0.2, 12.6)
+    ax.set_ylim(-0.4, 6.8)
+    ax.axis("off")
+    arrow = dict(arrowstyle="-|>", color="black", lw=1.0)
+    # top: x -> f_W -> y_hat
+    yt = 4.55
+    ax.imshow(np.clip(to_array(photo), 0, 1), extent=(0.0, 1.3, yt - 0.65, yt + 0.65))
+    ax.text(0.65, yt + 0.75, "photo x", ha="center", fontsize=9)
+    ax.annotate("", (1.65, yt), (1.35, yt), arrowprops=arrow)
+    blocks = []
+    for r in rows_t:
+        color = "#f9cb9c" if r["layer"].startswith("res") else ("#d9ead3" if r["layer"].startswith("up") else "#cfe2f3")
+        blocks.append(block(r, color if r["layer"] != "out" else "#fff2cc"))
+    x_end = _block_row(ax, blocks, 1.7, yt, gap=0.16)
+    ax.text((1.7 + x_end) / 2, yt + 2.0, "image transformation network $f_W$ (trained)", ha="center", fontsize=10)
+    ax.annotate("", (x_end + 0.3, yt), (x_end, yt), arrowprops=arrow)
+    xo = x_end + 0.35
+    ax.imshow(np.clip(to_array(output), 0, 1), extent=(xo, xo + 1.3, yt - 0.65, yt + 0.65))
+    ax.text(xo + 0.65, yt + 0.75, r"output $\hat y$", ha="center", fontsize=9)
+    # bottom: the loss network
+    yb = 1.25
+    lblocks = []
+    for r in loss_rows:
+        name = r["layer"]
+        color = "#ea9999" if name in style_layers else ("#9fc5e8" if name == content_layer else "#eeeeee")
+        if name in style_layers and name == content_layer:
+            color = "#b4a7d6"
+        lblocks.append(block(r, color))
+    xl0 = 3.0
+    xl_end = _block_row(ax, lblocks, xl0, yb, gap=0.2)
+    ax.text((xl0 + xl_end) / 2, yb + 2.0, r"loss network $\phi$ = VGG19 (fixed)", ha="center", fontsize=10)
+    ax.annotate(
+        "", (xl0 - 0.05, yb + 0.9), (xo + 0.65, yt - 0.7), arrowprops=dict(arrowstyle="-|>", color="grey", lw=1.0)
+    )
+    ax.imshow(np.clip(to_array(style_image), 0, 1), extent=(0.0, 1.3, yb - 0.75, yb + 0.75))
+    ax.text(0.65, yb + 0.85, "style target $y_s$", ha="center", fontsize=9)
+    ax.annotate(
+        "", (xl0 - 0.05, yb - 0.2), (1.35, yb - 0.2), arrowprops=dict(arrowstyle="-|>", color="#cc0000", lw=1.0)
+    )
+    ax.annotate(
+        "", (xl0 - 0.05, yb + 0.2), (0.65, yt - 0.7), arrowprops=dict(arrowstyle="-|>", color="#3d85c6", lw=1.0)
+    )
+    ax.text(1.4, 2.9, "content target $y_c = x$", fontsize=8, color="#3d85c6", rotation=0)
+    ax.text(
+        xl_end + 0.1,
+        yb + 0.35,
+        f"style loss: Gram matrices at\n{', '.join(style_layers)}",
+        fontsize=8.5,
+        color="#cc0000",
+        va="bottom",
+    )
+    ax.text(
+        xl_end + 0.1, yb - 0.35, f"content loss: features at\n{content_layer}", fontsize=8.5, color="#3d85c6", va="top"
+    )
+    if title:
+        ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(
+    histories: dict[str, dict[str, Sequence[float]]],
+    keys: Sequence[str] = ("content", "style"),
+    title: str | None = None,
+    logy: bool = True,
+    size: tuple[float, float] = (4.6, 3.1),
+    smooth: int = 1,
+) -> Figure:
+    """Training losses against the step, one panel per key (``content``, ``style``, ...), one line
+    per run: ``histories`` {run label: {"step": [...], key: [...]}} (runs may have different step
+    grids). Log scale with ``logy``. ``smooth`` > 1: a running mean over that many points is drawn
+    over the faint raw curve (per-batch losses are noisy)."""
+    if not histories:
+        raise ValueError("training_curves needs at least one run")
+    fig, axes = plt.subplots(1, len(keys), figsize=(size[0] * len(keys), size[1]), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, h in histories.items():
+            if key not in h:
+                raise ValueError(f"run {label!r} has no {key!r} values (has {sorted(h)})")
+            y = np.asarray(h[key], dtype=float)
+            x = np.asarray(h.get("step", np.arange(1, len(y) + 1)), dtype=float)
+            if smooth > 1 and len(y) > smooth:
+                (line,) = ax.plot(x, y, linewidth=0.6, alpha=0.25)
+                k = np.ones(smooth) / smooth
+                ax.plot(
+                    np.convolve(x, k, "valid"), np.convolve(y, k, "valid"), color=line.get_color(), lw=1.6, label=label
+                )
+            else:
+                ax.plot(x, y, linewidth=1.4, label=label)
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(f"{key} loss", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def marked_image_rows(
+    rows: dict[str, Sequence[Any]],
+    col_titles: Sequence[str] | None = None,
+    highlight: Sequence[bool] | dict[str, Sequence[bool]] | None = None,
+    note: str | None = None,
+    size: float = 0.9,
+    suptitle: str | None = None,
+    cmap: str = "gray",
+) -> Figure:
+    """Images in a table: one row per key of ``rows`` (its label at the left), the same number of
+    images in every row (``None`` leaves a cell empty), optional column titles on the first row.
+    ``highlight`` draws an orange frame around cells: one boolean per column (same for all rows) or
+    a dict row label -> booleans; ``note`` is a line of text under the table (e.g. what the frame means).
+    Values are shown on a fixed 0..1 scale: RGB images as they are, 2-D maps in ``cmap``.
+    """
+    if not rows:
+        raise ValueError("marked_image_rows needs at least one row")
+    ncols = len(next(iter(rows.values())))
+    for label, row in rows.items():
+        if len(row) != ncols:
+            raise ValueError(f"row {label!r} has {len(row)} images, expected {ncols}")
+    if col_titles is not None and len(col_titles) != ncols:
+        raise ValueError(f"got {len(col_titles)} column titles for {ncols} columns")
+    label_w = 0.12 * max(len(k) for k in rows) * 0.6 + 0.3
+    fig, axes = plt.subplots(
+        len(rows),
+        ncols,
+        figsize=(size * ncols + label_w, size * len(rows) + 0.35 + 0.3 * bool(suptitle)),
+        squeeze=False,
+    )
+    for r, (label, row) in enumerate(rows.items()):
+        marks = highlight.get(label) if isinstance(highlight, dict) else highlight
+        for c, img in enumerate(row):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if img is None:
+                ax.axis("off")
+                continue
+            a = to_array(img).astype(np.float64)
+            ax.imshow(np.clip(a, 0, 1), cmap=None if a.ndim == 3 else cmap, vmin=0, vmax=1, interpolation="nearest")
+            framed = marks is not None and bool(marks[c])
+            for spine in ax.spines.values():
+                spine.set_color("tab:orange" if framed else "0.8")
+                spine.set_linewidth(2.5 if framed else 0.5)
+            if r == 0 and col_titles is not None:
+                ax.set_title(col_titles[c], fontsize=8)
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    if note:
+        fig.subplots_adjust(bottom=max(fig.subplotpars.bottom, 0.3 / fig.get_figheight()))
+        fig.text(0.5, 0.01, note, ha="center", va="bottom", fontsize=8, color="0.3")
+    return fig
+
+
+def step_curves(
+    curves: dict[str, tuple[Sequence[float], Sequence[float]]],
+    title: str | None = None,
+    xlabel: str = "training step",
+    ylabel: str = "loss",
+    logy: bool = True,
+    size: tuple[float, float] = (6.0, 3.2),
+) -> Figure:
+    """Loss curves that may have different x values: ``curves[name] = (steps, values)``; log y axis
+    by default (losses fall over orders of magnitude)."""
+    if not curves:
+        raise ValueError("step_curves needs at least one curve")
+    fig, ax = plt.subplots(figsize=size)
+    for name, (x, y) in curves.items():
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"curve {name!r}: {x.shape} steps for {y.shape} values")
+        ax.plot(x, y, label=name, linewidth=1.2)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(
+    rows: dict[str, Sequence[tuple[Any, str]]],
+    size: float = 1.8,
+    suptitle: str | None = None,
+    fontsize: float = 8,
+    label_width: float = 1.0,
+) -> Figure:
+    """Like :func:`captioned_rows` (``rows`` {row label: [(image, caption), ...]}), but the space above
+    every row grows with the number of lines of the longest caption, so two- or three-line captions
+    never run into the row above or the title. Images (H, W, 3) or (h, w) are drawn in square cells."""
+    if not rows or not any(len(r) for r in rows.values()):
+        raise ValueError("image_rows needs at least one image")
+    k = max(len(r) for r in rows.values())
+    lines = max((c.count("\n") + 1 for r in rows.values() for _, c in r if c), default=0)
+    cap = lines * fontsize * 1.3 / 72 + 0.08  # inches of caption above each row
+    top = 0.4 if suptitle else 0.05
+    width, height = label_width + size * k + 0.1, top + len(rows) * (size + cap) + 0.05
+    fig, axes = plt.subplots(len(rows), k, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(
+        left=label_width / width,
+        right=1 - 0.1 / width,
+        top=1 - (top + cap) / height,
+        bottom=0.05 / height,
+        wspace=0.04,
+        hspace=cap / size,
+    )
+    for i, (label, cells) in enumerate(rows.items()):
+        for j, ax in enumerate(axes[i]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(cells):
+                ax.axis("off")
+                continue
+            img, caption = cells[j]
+            a = to_array(img)
+            ax.imshow(np.clip(a, 0, 1) if a.ndim == 3 else a, cmap=None if a.ndim == 3 else "gray")
+            if caption:
+                ax.set_title(caption, fontsize=fontsize, pad=3)
+        if label:
+            axes[i, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=fontsize + 1)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10, y=1 - 0.08 / height, va="top")
+    return fig
