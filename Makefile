@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export MPLBACKEND := Agg
 
-.PHONY: lab test env lint format notebooks bench clean-env
+.PHONY: lab test env lint format notebooks bench site browser-deps clean-env
 
 env: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lab: $(STAMP)
-	unset MPLBACKEND; $(VENV)/bin/jupyter lab notebooks/00_why_and_what.ipynb
+	unset MPLBACKEND; $(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) notebooks/00_why_and_what.ipynb
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -30,8 +30,17 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint
+# Debian's Chromium for tests/test_browser.py (Playwright drives it; no browser download)
+browser-deps:
+	command -v chromium >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+test: lint browser-deps
 	LECTURE_QUICK=1 $(PY) -m pytest -q
+
+# The static HTML edition (stored outputs, no kernel needed): build/site/index.html
+site: $(STAMP)
+	$(PY) -m lecture_utils.site build/site
 
 # Re-execute notebooks with full settings and store their outputs (NB=notebooks/NN_x.ipynb for one).
 NB ?= notebooks/*.ipynb
@@ -39,8 +48,15 @@ notebooks: $(STAMP)
 	for nb in $(NB); do LECTURE_QUICK=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; done
 
+# Peer libraries (optional extra `bench`), then the benchmarks; results go to benchmarks/RESULTS.md.
+# BENCH_ARGS=--quick for a short development run; DEVICE=cuda on a GPU machine.
+DEVICE ?= cpu
+BENCH_ARGS ?=
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/bench_models.py
+	$(PY) benchmarks/bench_methods.py --device $(DEVICE) $(BENCH_ARGS) --out benchmarks/RESULTS.md
+	$(PY) benchmarks/bench_notebooks.py $(if $(findstring --quick,$(BENCH_ARGS)),,--full) --out benchmarks/RESULTS.md
 
 clean-env:
 	rm -rf $(VENV)
