@@ -146,13 +146,18 @@ def gap_head_error(
 
 
 def cam_maps(
-    model: nn.Module | ZooModel, image: torch.Tensor, layer: str | None = None, fc: str | None = None
+    model: nn.Module | ZooModel,
+    image: torch.Tensor,
+    layer: str | None = None,
+    fc: str | None = None,
+    classes: list[int] | None = None,
 ) -> torch.Tensor:
-    """Raw class activation maps of ALL classes from one forward pass: ``M[c] = sum_k w_k^c f_k``.
+    """Raw class activation maps of ALL classes (or of ``classes``) from one forward pass: ``M[c] = sum_k w_k^c f_k``.
 
     Inputs: ``image`` (1, 3, H, W) preprocessed; ``layer`` the last conv features and ``fc`` the
-    linear classifier (defaults for a ZooModel, see :func:`cam_head`).
-    Returns: (K, h, w) on the model's device, not ReLU'd, without bias:
+    linear classifier (defaults for a ZooModel, see :func:`cam_head`); ``classes`` class ids to
+    compute (default all).
+    Returns: (K, h, w) on the model's device (K = len(classes) if given), not ReLU'd, without bias:
     ``M[c].mean() + b_c == logit_c``.
     Raises: :class:`NotGapHeadError` when the head is not GAP + linear (checked numerically on all logits).
     """
@@ -167,7 +172,10 @@ def cam_maps(
             "which holds only when the map is averaged and then mapped linearly; max pooling, a hidden "
             "layer or any nonlinearity between the features and the logits breaks it. Use Grad-CAM."
         )
-    return torch.einsum("ck,khw->chw", fc_module.weight.detach(), feats)
+    weight = fc_module.weight.detach()
+    if classes is not None:
+        weight = weight[list(classes)]
+    return torch.einsum("ck,khw->chw", weight, feats)
 
 
 def cam(
@@ -194,7 +202,7 @@ def cam(
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("CAM needs one class (an index or a name); a callable target has no classifier row")
     idx = resolve_class(target, classes_of(model), n_classes=fc_module.out_features)
-    m = cam_maps(model, image, layer, fc)[idx]
+    m = cam_maps(model, image, layer, fc, classes=[idx])[0]  # only the row needed
     return normalize_map(m) if normalize else m
 
 
