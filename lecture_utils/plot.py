@@ -1233,7 +1233,7 @@ def captioned_rows(
         raise ValueError("captioned_rows needs at least one image")
     k = max(len(r) for r in rows.values())
     label_w = 1.0 if any(rows) else 0.0
-    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + label_w, (size + 0.25) * len(rows) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(rows), k, figsize=(size * k + label_w, (size + 0.4) * len(rows) + 0.4), squeeze=False)
     for i, (label, cells) in enumerate(rows.items()):
         for j, ax in enumerate(axes[i]):
             ax.set_xticks([])
@@ -1250,7 +1250,7 @@ def captioned_rows(
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
     top = 1 - 0.3 / fig.get_figheight() if suptitle else 1  # keep the suptitle clear of the first titles
-    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.4, rect=(0, 0, 1, top))
+    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.8, rect=(0, 0, 1, top))
     return fig
 
 
@@ -1744,7 +1744,7 @@ def perceptual_loss_diagram(
 
     fig, ax = plt.subplots(figsize=(12.5, 6.2))
     ax.set_xlim(-0.2, 12.6)
-    ax.set_ylim(-0.4, 6.8)
+    ax.set_ylim(-0.6, 6.8)
     ax.axis("off")
     arrow = dict(arrowstyle="-|>", color="black", lw=1.0)
     # top: x -> f_W -> y_hat
@@ -1773,7 +1773,7 @@ def perceptual_loss_diagram(
         lblocks.append(block(r, color))
     xl0 = 3.0
     xl_end = _block_row(ax, lblocks, xl0, yb, gap=0.2)
-    ax.text((xl0 + xl_end) / 2, yb + 2.0, r"loss network $\phi$ = VGG19 (fixed)", ha="center", fontsize=10)
+    ax.text((xl0 + xl_end) / 2, yb - 1.65, r"loss network $\phi$ = VGG19 (fixed)", ha="center", fontsize=10)
     ax.annotate(
         "", (xl0 - 0.05, yb + 0.9), (xo + 0.65, yt - 0.7), arrowprops=dict(arrowstyle="-|>", color="grey", lw=1.0)
     )
