@@ -1974,3 +1974,21 @@ def image_rows(
     if suptitle:
         fig.suptitle(suptitle, fontsize=10, y=1 - 0.08 / height, va="top")
     return fig
+
+
+def compact(fig: Figure, dpi: int = 72, quality: int = 80) -> Any:
+    """A figure as a small JPEG (an ``IPython.display.Image``), and the figure closed.
+
+    For widget outputs: a large PNG sent through an ``ipywidgets.Output`` can stall an unattended
+    execution (nbclient's mock output widget echoes every output back to the kernel; jupyter/nbclient
+    issue #312). A JPEG at screen resolution is a few times smaller."""
+    import io
+
+    from IPython.display import Image
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"compact takes a matplotlib Figure, got {type(fig).__name__}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="jpg", dpi=dpi, pil_kwargs={"quality": int(quality)})
+    plt.close(fig)
+    return Image(data=buf.getvalue(), format="jpeg")
