@@ -1976,7 +1976,7 @@ def image_rows(
     return fig
 
 
-def compact(fig: Figure, dpi: int = 72, quality: int = 80) -> Any:
+def compact(fig: Figure, dpi: int = 80, quality: int = 80) -> Any:
     """A figure as a small JPEG (an ``IPython.display.Image``), and the figure closed.
 
     For widget outputs: a large PNG sent through an ``ipywidgets.Output`` can stall an unattended

