@@ -45,3 +45,20 @@ def tiny_cnn():
     net.add_module("flat", torch.nn.Flatten())
     net.add_module("fc", torch.nn.Linear(4, 5))
     return net.eval()
+
+
+@pytest.fixture(autouse=True)
+def _shared_models_stay_clean(request):
+    """The zoo models are shared by the whole session: no test may leave gradients on them.
+
+    A leftover ``.grad`` would make a later test's "the model is unchanged" check fail
+    in an order-dependent way, so the culprit is named here, right after it ran.
+    """
+    yield
+    for name in ("effnet", "vgg"):
+        if name in request.fixturenames:
+            model = request.getfixturevalue(name).net
+            dirty = [n for n, p in model.named_parameters() if p.grad is not None]
+            for n in dirty:
+                dict(model.named_parameters())[n].grad = None
+            assert not dirty, f"{request.node.nodeid} left gradients on the shared {name}: {dirty[:3]}"
