@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,12 +49,13 @@ def tiny_cnn():
 
 
 @pytest.fixture(autouse=True)
-def _shared_models_stay_clean(request):
-    """The zoo models are shared by the whole session: no test may leave gradients on them.
-
-    A leftover ``.grad`` would make a later test's "the model is unchanged" check fail
-    in an order-dependent way, so the culprit is named here, right after it ran.
+def _isolated(request):
+    """Tests do not depend on each other's order: each starts from the same random state, and
+    none may leave gradients on the zoo models the whole session shares (a leftover ``.grad``
+    would make a later test's "the model is unchanged" check fail; the culprit is named here).
     """
+    torch.manual_seed(0)  # every test starts from the same random state, whatever ran before it
+    np.random.seed(0)
     yield
     for name in ("effnet", "vgg"):
         if name in request.fixturenames:

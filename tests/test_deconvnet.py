@@ -101,10 +101,16 @@ def test_explicit_deconvnet_equals_autograd_rule(vgg, chelsea_img, layer):
         assert torch.allclose(proj, auto, rtol=1e-4, atol=1e-5 * float(auto.abs().max())), (layer, channel)
 
 
-def test_batched_projections_match_single(vgg):
-    x = vgg.preprocess(torch.rand(2, 3, 48, 48), size=0)
-    proj, values = deconvnet_projections(vgg, x, "relu3_1", 5, positions=[(2, 3), (6, 1)])
-    one = deconvnet_projection(vgg, x[1:], "relu3_1", 5, position=(6, 1))
+def test_batched_projections_match_single(vgg, chelsea_img):
+    cat = vgg.preprocess(
+        chelsea_img, size=48
+    )  # a real image: the unit below is active (a noise image may leave it at 0)
+    x = torch.cat([cat, cat.flip(-1)])
+    with torch.no_grad():
+        a = vgg.net[: vgg.layers.index("relu3_1") + 1](x)[:, 5]  # (2, 12, 12)
+    (r0, c0), (r1, c1) = [divmod(int(m.argmax()), a.shape[-1]) for m in a]  # each image's strongest unit
+    proj, values = deconvnet_projections(vgg, x, "relu3_1", 5, positions=[(r0, c0), (r1, c1)])
+    one = deconvnet_projection(vgg, x[1:], "relu3_1", 5, position=(r1, c1))
     assert torch.allclose(proj[1:], one, atol=1e-5 * float(one.abs().max())) and values.shape == (2,)
     assert one.abs().max() > 0
 
