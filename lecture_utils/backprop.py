@@ -44,6 +44,7 @@ from .targets import Target, check_image, class_score
 
 __all__ = [
     "RULES",
+    "RuleSwitch",
     "relu_rule",
     "relu_modules",
     "input_gradient_with_rule",
@@ -65,15 +66,31 @@ def check_rule(rule: str) -> str:
     return rule
 
 
+class RuleSwitch:
+    """A ReLU rule read at *backward* time: one forward pass, several backward passes with
+    different rules (Guided Grad-CAM: plain gradients to the conv layer, then guided ones to the
+    input, over the same graph). Pass it to :func:`relu_rule` instead of a rule name and set
+    ``switch.rule`` between the backward passes.
+    """
+
+    def __init__(self, rule: str) -> None:
+        self.rule = check_rule(rule)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "rule":
+            check_rule(value)
+        super().__setattr__(name, value)
+
+
 class _RuleReLU(torch.autograd.Function):
     """Identity on the ReLU's output in the forward pass; the chosen rule in the backward pass.
 
     ``apply(x, y, upper, rule)``: ``x`` the ReLU's input, ``y`` its output (returned as is);
-    the gradient goes to ``x`` only.
+    the gradient goes to ``x`` only. ``rule`` a rule name or a :class:`RuleSwitch`.
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, upper: float, rule: str) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, upper: float, rule: str | RuleSwitch) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.upper = upper
         ctx.rule = rule
@@ -82,10 +99,11 @@ class _RuleReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
         (x,) = ctx.saved_tensors
-        if ctx.rule == "deconvnet":
+        rule = ctx.rule.rule if isinstance(ctx.rule, RuleSwitch) else ctx.rule
+        if rule == "deconvnet":
             return grad.clamp(min=0), None, None, None
         open_ = (x > 0) & (x < ctx.upper)
-        if ctx.rule == "guided":
+        if rule == "guided":
             open_ = open_ & (grad > 0)
         return grad * open_, None, None, None
 
@@ -101,7 +119,7 @@ def _upper(module: nn.Module) -> float:
 
 
 @contextmanager
-def relu_rule(model: nn.Module | ZooModel, rule: str) -> Iterator[nn.Module]:
+def relu_rule(model: nn.Module | ZooModel, rule: str | RuleSwitch) -> Iterator[nn.Module]:
     """Switch the backward rule of every ReLU/ReLU6 of ``model`` inside the ``with`` block.
 
     Example::
@@ -110,11 +128,13 @@ def relu_rule(model: nn.Module | ZooModel, rule: str) -> Iterator[nn.Module]:
             x = image.clone().requires_grad_(True)
             net(x)[0, 281].backward()     # x.grad is the guided-backprop map
 
-    ``rule`` is one of ``"backprop"``, ``"deconvnet"``, ``"guided"``. Yields the ``nn.Module``
+    ``rule`` is one of ``"backprop"``, ``"deconvnet"``, ``"guided"``, or a :class:`RuleSwitch`
+    (the rule is then read when the gradient flows back). Yields the ``nn.Module``
     in eval mode with frozen parameters and in-place activations off (:func:`hooks.preserved_state`);
     no hook and no changed flag remain afterwards, also after an exception.
     """
-    check_rule(rule)
+    if not isinstance(rule, RuleSwitch):
+        check_rule(rule)
     relus = relu_modules(model)
     hooks = HookSet()
 

@@ -218,9 +218,13 @@ def _default_layer(model: nn.Module | ZooModel, layer: str | None) -> str:
 
 
 def _grad_cam_parts(
-    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Validate, then one forward + backward pass: alphas (C,) and the layer's features (C, h, w)."""
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None, keep_graph: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """Validate, then one forward + backward pass: alphas (C,) and the layer's features (C, h, w).
+
+    ``keep_graph=True`` also returns the score and the input tensor with the graph kept, for a
+    second backward pass (Guided Grad-CAM).
+    """
     check_image(image)
     layer = _default_layer(model, layer)
     if not isinstance(layer, str):
@@ -240,8 +244,10 @@ def _grad_cam_parts(
             raise ValueError(f"Grad-CAM needs conv feature maps (1, C, h, w) at {layer!r}, got {shape}")
         if not score.requires_grad:
             raise ValueError("the class score does not depend on the input")
-        (grads,) = torch.autograd.grad(score, feats)
+        (grads,) = torch.autograd.grad(score, feats, retain_graph=keep_graph)
     alphas = grads[0].mean(dim=(1, 2))
+    if keep_graph:
+        return alphas.detach(), feats[0].detach(), score, x
     return alphas.detach(), feats[0].detach()
 
 
@@ -285,9 +291,15 @@ def guided_grad_cam(
     Inputs: as :func:`grad_cam`. Returns: (1, 3, H, W) on the model's device, w.r.t. the
     preprocessed input (display it with ``plot.signed_rgb``).
     """
-    from .backprop import guided_backprop
+    from .backprop import RuleSwitch, relu_rule
 
-    heat = grad_cam(model, image, target, layer)
-    gb = guided_backprop(model, image, target)
+    # One forward pass serves both parts: plain gradients down to ``layer`` (Grad-CAM), then,
+    # with the rule switched, guided gradients down to the input -- over the same graph.
+    switch = RuleSwitch("backprop")
+    with relu_rule(model, switch):
+        alphas, feats, score, x = _grad_cam_parts(model, image, target, layer, keep_graph=True)
+        switch.rule = "guided"
+        (gb,) = torch.autograd.grad(score, x)
+    heat = torch.einsum("k,khw->hw", alphas, feats).clamp(min=0)
     up = F.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear", align_corners=False)
     return gb * up

@@ -139,11 +139,14 @@ def _broadcast(bias: torch.Tensor, like: torch.Tensor, linear: bool) -> torch.Te
     return bias.view(1, -1, *([1] * (like.ndim - 2)))
 
 
-def _clamp_constant(module: nn.Hardtanh, z: torch.Tensor) -> torch.Tensor:
-    """What a saturated Hardtanh / ReLU6 outputs where it is flat (slope 0), else 0."""
+def _clamp_term(module: nn.Hardtanh, z: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """``g * c`` where ``c`` is what a Hardtanh / ReLU6 with input ``z`` outputs where it is flat
+    (slope 0): ``max_val`` where ``z >= max_val``, ``min_val`` where ``z <= min_val``, else 0."""
     lo, hi = float(module.min_val), float(module.max_val)
-    c = torch.where(z >= hi, torch.full_like(z, hi), torch.zeros_like(z))
-    return torch.where(z <= lo, torch.full_like(z, lo), c)
+    term = g * (z >= hi) * hi
+    if lo != 0.0:  # ReLU6's lower constant is 0: nothing to add
+        term = term + g * (z <= lo) * lo
+    return term
 
 
 def _check_target(model: nn.Module | ZooModel, target: Target) -> None:
@@ -167,7 +170,8 @@ def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targ
     for m in as_module(model).modules():
         if isinstance(m, _BatchNorm):
             effective_bias(m)  # refuses batch-statistics norms before any hook is registered
-    records: list[tuple[str, str, torch.Tensor, torch.Tensor]] = []  # (kind, name, tensor, factor)
+    # (kind, name, output, factor): factor the broadcast bias, or for "implicit" (module, its input)
+    records: list[tuple[str, str, torch.Tensor, Any]] = []
     calls: dict[str, int] = {}
 
     def key(name: str) -> str:
@@ -200,7 +204,7 @@ def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targ
 
                     def clamp_hook(mod: nn.Module, inputs: Any, out: torch.Tensor, name: str = name) -> None:
                         if out.requires_grad:
-                            records.append(("implicit", key(name), out, _clamp_constant(mod, inputs[0].detach())))
+                            records.append(("implicit", key(name), out, (mod, inputs[0].detach())))
 
                     hooks.add(m.register_forward_hook(clamp_hook))
             device = next(net.parameters()).device
@@ -215,8 +219,10 @@ def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targ
     result = FullGradient(score=float(score.detach()), input_term=(grads[0] * x).detach())
     for (kind, name, out, factor), g in zip(records, grads[1:]):
         g = torch.zeros_like(out) if g is None else g
-        term = (g * factor).detach()
-        (result.bias_terms if kind == "bias" else result.implicit_terms)[name] = term
+        if kind == "bias":
+            result.bias_terms[name] = (g * factor).detach()
+        else:
+            result.implicit_terms[name] = _clamp_term(factor[0], factor[1], g).detach()
     return result
 
 
@@ -228,6 +234,14 @@ def postprocess(term: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     a = term.abs()
     a = a - a.min()
     return a / (a.max() + eps)
+
+
+def _postprocessed_channel_sum(term: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """``postprocess(term).sum(dim=1, keepdim=True)`` in one pass over the term: the min-max
+    scaling is affine, so it can follow the channel sum. (1, C, h, w) -> (1, 1, h, w)."""
+    a = term.abs()
+    lo, hi = torch.aminmax(a)
+    return (a.sum(dim=1, keepdim=True) - a.shape[1] * lo) / (hi - lo + eps)
 
 
 def fullgrad(
@@ -251,17 +265,25 @@ def fullgrad(
         raise TypeError("implicit and parts must be bools")
     fg = full_gradient(model, image, target)
     h, w = image.shape[-2:]
-    maps = {"input": postprocess(fg.input_term).sum(dim=1)[0]}
     terms = {**fg.bias_terms, **(fg.implicit_terms if implicit else {})}
-    for name, t in terms.items():
-        if t.ndim != 4:
-            continue  # a linear layer's bias has no position
-        # resizing is linear: summing the channels first gives the same map, C times cheaper
-        summed = postprocess(t).sum(dim=1, keepdim=True)
-        maps[name] = F.interpolate(summed, size=(h, w), mode="bilinear", align_corners=True)[0, 0]
+    terms = {n: t for n, t in terms.items() if t.ndim == 4}  # a linear layer's bias has no position
+    # resizing is linear: summing the channels first gives the same map, C times cheaper
     if parts:
+        maps = {"input": _postprocessed_channel_sum(fg.input_term)[0, 0]}
+        for name, t in terms.items():
+            maps[name] = F.interpolate(_postprocessed_channel_sum(t), size=(h, w), mode="bilinear", align_corners=True)
+            maps[name] = maps[name][0, 0]
         return maps
-    return torch.stack(list(maps.values())).sum(dim=0)
+    # ... and so is summing the layers: maps of one resolution are added before one resize
+    by_size: dict[tuple[int, int], torch.Tensor] = {}
+    for t in terms.values():
+        m = _postprocessed_channel_sum(t)
+        size = tuple(m.shape[-2:])
+        by_size[size] = by_size[size] + m if size in by_size else m
+    total = _postprocessed_channel_sum(fg.input_term)[0, 0]
+    for m in by_size.values():
+        total = total + F.interpolate(m, size=(h, w), mode="bilinear", align_corners=True)[0, 0]
+    return total
 
 
 # --------------------------------------------------------------------------- Integrated Gradients

@@ -200,3 +200,28 @@ def test_all_rules_keys_and_rgb(vgg):
     raw = all_rules(vgg, x, None, layer="relu2_1", channel=4, rgb=False)
     assert list(maps) == list(RULES)
     assert torch.allclose(maps["guided"], 255 * raw["guided"].flip(1))
+
+
+def test_rule_switch_is_read_at_backward_time(tiny_cnn):
+    from lecture_utils.backprop import RuleSwitch, relu_rule
+
+    with pytest.raises(ValueError, match="Unknown rule"):
+        RuleSwitch("smooth")
+    switch = RuleSwitch("backprop")
+    with pytest.raises(ValueError, match="Unknown rule"):
+        switch.rule = "smooth"
+    torch.manual_seed(3)
+    x0 = torch.randn(1, 3, 6, 6)
+    expected = {}
+    for rule in ("backprop", "guided", "deconvnet"):
+        with relu_rule(tiny_cnn, rule) as net:
+            x = x0.clone().requires_grad_(True)
+            (expected[rule],) = torch.autograd.grad(net(x)[0, 1], x)
+    with relu_rule(tiny_cnn, switch) as net:  # one forward, three backward passes
+        x = x0.clone().requires_grad_(True)
+        score = net(x)[0, 1]
+        for rule in ("backprop", "guided", "deconvnet"):
+            switch.rule = rule
+            (g,) = torch.autograd.grad(score, x, retain_graph=True)
+            assert torch.equal(g, expected[rule]), rule
+    assert not torch.equal(expected["guided"], expected["backprop"])

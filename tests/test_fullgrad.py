@@ -408,3 +408,20 @@ def test_ig_path_figure():
     plt.close(fig)
     with pytest.raises(ValueError, match="1-D"):
         plot.ig_path(path.alphas, path.scores[:2], path.integrand)
+
+
+def test_fast_sum_equals_the_sum_of_the_paper_maps(effnet, cat96):
+    """fullgrad() adds maps of one resolution before resizing and scales after the channel sum;
+    both are linear, so it equals the paper's sum of per-layer psi-maps (parts=True)."""
+    fg = full_gradient(effnet, cat96, 285)
+    h, w = cat96.shape[-2:]
+    want = postprocess(fg.input_term).sum(1)[0]
+    for t in {**fg.bias_terms, **fg.implicit_terms}.values():
+        if t.ndim == 4:
+            up = F.interpolate(postprocess(t).sum(1, keepdim=True), size=(h, w), mode="bilinear", align_corners=True)
+            want = want + up[0, 0]
+    total = fullgrad(effnet, cat96, 285)
+    parts = fullgrad(effnet, cat96, 285, parts=True)
+    assert len({tuple(t.shape[-2:]) for t in fg.bias_terms.values() if t.ndim == 4}) >= 4
+    assert torch.allclose(total, want, rtol=1e-4, atol=1e-3)
+    assert torch.allclose(torch.stack(list(parts.values())).sum(0), want, rtol=1e-4, atol=1e-3)
