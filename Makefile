@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export MPLBACKEND := Agg
 
-.PHONY: lab test env lint format notebooks bench site browser-deps clean-env
+.PHONY: lab test env lint format notebooks bench site homework browser-deps clean-env
 
 env: $(STAMP)
 
@@ -41,6 +41,10 @@ test: lint browser-deps
 # The static HTML edition (stored outputs, no kernel needed): build/site/index.html
 site: $(STAMP)
 	$(PY) -m lecture_utils.site build/site
+
+# Student versions of the notebooks (build/student/notebooks) and the checks' expected values (data/homework)
+homework: $(STAMP)
+	$(PY) -m lecture_utils.homework build
 
 # Re-execute notebooks with full settings and store their outputs (NB=notebooks/NN_x.ipynb for one).
 NB ?= notebooks/*.ipynb

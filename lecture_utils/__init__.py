@@ -19,6 +19,7 @@ Submodules:
 - ``style``, ``texture``, ``doodle``, ``stylize`` Gram matrices, textures, doodles, style transfer (16-18)
 - ``fastnet``, ``superres``, ``multistyle`` feed-forward stylization, super-resolution, conditional IN (19-21)
 - ``site``     the static HTML edition (``python -m lecture_utils.site``)
+- ``homework`` exercises with automatic checks, student versions (``python -m lecture_utils.homework build``)
 - ``plot``     figures (grids, filters, overlays); compute stays elsewhere
 - ``widgets``  layer / class / image pickers for the notebooks
 - ``config``   the quick-mode switch (``pick(full=..., quick=...)``)
