@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hooks import HookSet, get_layer, record
+from .hooks import HookSet, StopForward, get_layer, record
 from .models import ZooModel, as_module
 from .targets import check_image
 
@@ -34,10 +34,6 @@ __all__ = [
     "TopPatches",
     "top_patches",
 ]
-
-
-class _Stop(Exception):
-    """Raised by a forward hook once every wanted layer was recorded: the rest of the net is skipped."""
 
 
 def _check_layers(model: nn.Module | ZooModel, layers: str | Sequence[str]) -> list[str]:
@@ -71,13 +67,13 @@ def _run_until(net: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, 
 
             def stop(*_: Any) -> None:
                 if len(rec.activations) == len(layers):
-                    raise _Stop
+                    raise StopForward
 
             for name in layers:  # registered after record's hooks: runs after the capture
                 hooks.add(get_layer(net, name).register_forward_hook(stop))
             try:
                 net(x)
-            except _Stop:
+            except StopForward:
                 pass
         finally:
             hooks.remove()

@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .hooks import HookSet, get_layer, preserved_state
+from .hooks import HookSet, StopForward, get_layer, preserved_state
 from .models import ZooModel, as_module
 from .targets import Target, check_image, class_score
 
@@ -153,10 +153,6 @@ def relu_rule(model: nn.Module | ZooModel, rule: str | RuleSwitch) -> Iterator[n
             hooks.remove()
 
 
-class _Stop(Exception):
-    """Raised by a forward hook to end the forward pass once the target layer has run."""
-
-
 def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) -> nn.Module | None:
     """Validate the (target | layer, channel) choice before anything is registered."""
     if layer is None and channel is None:
@@ -199,7 +195,7 @@ def input_gradient_with_rule(
 
     def capture(mod: nn.Module, inputs: Any, output: Any) -> None:
         captured["out"] = output[0] if isinstance(output, (tuple, list)) else output
-        raise _Stop
+        raise StopForward
 
     with relu_rule(model, rule):
         hooks = HookSet()
@@ -212,7 +208,7 @@ def input_gradient_with_rule(
                 hooks.add(module.register_forward_hook(capture))  # after the rule hooks: sees their output
                 try:
                     net(x)
-                except _Stop:
+                except StopForward:
                     pass
                 out = captured.get("out")
                 if out is None or out.ndim < 2:

@@ -33,12 +33,12 @@ import torch.nn.functional as F
 from .models import ZooModel
 from .optimize import Objective, PixelImage, render, total_variation
 from .style import (
-    _check_count,
-    _check_layers,
-    _check_model,
-    _terms,
+    check_count,
+    check_layers,
+    check_vgg,
     features,
     gram_matrix,
+    loss_values,
     style_loss,
     style_targets,
 )
@@ -366,8 +366,8 @@ def segment_losses(
     """Masked Gram loss of every segment of a preprocessed ``image`` (1, 3, h, w) laid out as
     ``target_segments`` (h, w) against the same label's region of ``style`` (1, 3, H, W) segmented
     as ``style_segments`` (H, W). Returns ``{label: loss}`` (0 = the region's Gram matrices match)."""
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(image)
     check_image(style, "style")
     src, dst = _check_pair(style, style_segments, target_segments)
@@ -376,7 +376,7 @@ def segment_losses(
         raise ValueError(f"image is {image.shape[-2]}x{image.shape[-1]} but target_segments is {h}x{w}")
     parts = _segment_objectives(model, style, src, dst, layers)
     rgb = model.normalize.inverse(image.to(model.device)).clamp(0, 1)
-    return _terms(model, rgb, parts)
+    return loss_values(model, rgb, parts)
 
 
 def region_distances(
@@ -389,8 +389,8 @@ def region_distances(
     Inputs: ``style`` (1, 3, H, W) preprocessed; ``style_segments`` (H, W) or (K, H, W).
     Returns: (labels, D) with D of shape (K, K).
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(style, "style")
     src, _ = _check_pair(style, style_segments, style_segments)
     labels = sorted(src)
@@ -447,10 +447,10 @@ def neural_doodle(
     for ``steps`` steps from noise drawn with ``seed``, or from ``init`` (1, 3, h, w) RGB in [0, 1].
     Returns: :class:`DoodleResult`.
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(style, "style")
-    _check_count(steps, "steps")
+    check_count(steps, "steps")
     if not isinstance(masked, bool):
         raise ValueError(f"masked must be True or False, got {masked!r}")
     if isinstance(tv, bool) or not isinstance(tv, (int, float)) or not tv >= 0:
@@ -476,8 +476,8 @@ def neural_doodle(
     param = (PixelImage(0, init=init.detach()) if init is not None else PixelImage((h, w), seed=seed)).to(model.device)
     with torch.no_grad():
         first = param()
-    start = _terms(model, first, parts)
-    seg_start = _terms(model, first, per_segment)
+    start = loss_values(model, first, parts)
+    seg_start = loss_values(model, first, per_segment)
     res = render(model, -total, steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress)
     out = torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device)
     return DoodleResult(
@@ -485,9 +485,9 @@ def neural_doodle(
         values=[-v for v in res.values],
         snapshots=res.snapshots,
         start=start,
-        final=_terms(model, out, parts),
+        final=loss_values(model, out, parts),
         segments_start=seg_start,
-        segments_final=_terms(model, out, per_segment),
+        segments_final=loss_values(model, out, per_segment),
     )
 
 

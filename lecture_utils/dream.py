@@ -35,7 +35,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import optimize
-from .hooks import HookSet, get_layer, preserved_state, record
+from .hooks import HookSet, StopForward, get_layer, preserved_state, record
 from .models import Normalize, ZooModel
 from .optimize import (
     INPUT,
@@ -44,7 +44,6 @@ from .optimize import (
     PixelImage,
     RenderResult,
     Transform,
-    _Stop,
     class_logit,
     layer_l2,
     pad,
@@ -250,7 +249,7 @@ def deepdream_octaves(
 
 def _stop(*_: object) -> None:
     """Forward hook on the objective's layer: the rest of the network is not needed."""
-    raise _Stop
+    raise StopForward
 
 
 def _ascent_step(
@@ -267,7 +266,7 @@ def _ascent_step(
     inp = shift(x) if shift is not None else x
     try:
         zoo.net(zoo.normalize(inp))
-    except _Stop:
+    except StopForward:
         pass
     value = objective({**acts, INPUT: x})
     (g,) = torch.autograd.grad(value, x)
@@ -314,7 +313,7 @@ def dream_score(
             stops.add(get_layer(zoo, layer).register_forward_hook(_stop))
             try:
                 zoo.net(x)
-            except _Stop:
+            except StopForward:
                 pass
         finally:
             stops.remove()

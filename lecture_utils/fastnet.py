@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -42,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import WeightsError, ZooModel
+from .models import WeightsError, ZooModel, load_checked, sha256_of
 
 __all__ = [
     "CONTENT_LAYER",
@@ -795,14 +794,6 @@ def train_texture_net(
 # --------------------------------------------------------------------------- weights
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _thin(history: dict[str, list[float]] | None, keep: int = 400) -> dict[str, list[float]]:
     if not history:
         return {}
@@ -823,7 +814,7 @@ def save_net(net: TransformNet | TextureNet, path: str | Path, history: dict[str
     config["history"] = _thin(history)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     torch.save({"config": config, "state_dict": state}, path)
-    return _sha256(path)
+    return sha256_of(path)
 
 
 def load_net(path: str | Path, sha256: str | None = None, device: Any = "cpu") -> TransformNet | TextureNet:
@@ -832,17 +823,7 @@ def load_net(path: str | Path, sha256: str | None = None, device: Any = "cpu") -
     ``sha256``: when given, the file's checksum must match, else :class:`WeightsError`. The saved
     config (with ``"train"`` settings and ``"history"``) is available as ``net.config``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weight file {path} not found")
-    if sha256 is not None:
-        digest = _sha256(path)
-        if digest != sha256:
-            raise WeightsError(
-                f"sha256 mismatch for {path}: expected {sha256}, got {digest}. The file is corrupt or was "
-                "retrained; restore it from the course repository (see data/README.md)"
-            )
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_checked(path, sha256)
     config = dict(blob["config"])
     kind = config.get("kind", "TransformNet")
     if kind == "TransformNet":

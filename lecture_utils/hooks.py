@@ -34,9 +34,15 @@ __all__ = [
     "HookSet",
     "hook_count",
     "model_state",
+    "StopForward",
 ]
 
 OUTPUT = "output"  # pseudo-layer name: the model's output
+
+
+class StopForward(Exception):
+    """Raised by a forward hook to end the forward pass early, once every layer a method needs has
+    run (the rest of the network is skipped); the caller catches it around ``net(x)``."""
 
 
 def layer_names(model: nn.Module | ZooModel) -> list[str]:

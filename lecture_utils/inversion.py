@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import OUTPUT, HookSet, _first_tensor, get_layer, preserved_state
+from .hooks import OUTPUT, HookSet, StopForward, _first_tensor, get_layer, preserved_state
 from .models import Normalize, ZooModel, as_module
 from .optimize import INPUT, Objective, PixelImage, RenderResult, Transform, render
 from .targets import check_image
@@ -175,10 +175,6 @@ def _check_layer(zoo: ZooModel, layer: str) -> None:
         get_layer(zoo, layer)
 
 
-class _Stop(Exception):
-    """Raised by the hook of :class:`UpTo` to end the forward pass at its layer."""
-
-
 class UpTo(nn.Module):
     """``net`` run only as far as ``layer``: returns that layer's output and skips the rest
     (``layer="output"``: the whole network).
@@ -199,13 +195,13 @@ class UpTo(nn.Module):
 
         def hook(module: nn.Module, inputs: object, output: object) -> None:
             box["out"] = _first_tensor(output)
-            raise _Stop
+            raise StopForward
 
         hooks = HookSet()
         try:
             hooks.add(self._module.register_forward_hook(hook))
             self.net(x)
-        except _Stop:
+        except StopForward:
             return box["out"]
         finally:
             hooks.remove()

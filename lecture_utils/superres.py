@@ -35,7 +35,6 @@ Script: ``python -m lecture_utils.superres --loss pixel|feature --out PATH [--st
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import time
 from pathlib import Path
@@ -47,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .datasets import data_dir
-from .models import WeightsError, ZooModel
+from .models import WeightsError, ZooModel, load_checked, sha256_of
 
 __all__ = [
     "SCALE",
@@ -526,10 +525,6 @@ def train_sr(
 # --------------------------------------------------------------------------- saving and loading
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def sr_path(kind: str) -> Path:
     """``data/weights/sr_<kind>.pt`` for ``kind`` in ``("pixel", "feature")``."""
     if kind not in LOSSES:
@@ -546,7 +541,7 @@ def save_sr(net: SRNet, path: str | Path, history: dict[str, list[float]] | None
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     hist = {k: [float(v) for v in vals] for k, vals in (history or {}).items()}
     torch.save({"config": dict(net.config), "state_dict": state, "history": hist}, path)
-    return _sha256(path)
+    return sha256_of(path)
 
 
 def load_sr(
@@ -571,14 +566,8 @@ def load_sr(
         hint = f"; it ships with the course -- regenerate it with `{SR_COMMANDS[kind]}` (data/README.md)"
     else:
         path, hint = Path(path), ""
-    if not path.is_file():
-        raise WeightsError(f"weight file {path} not found{hint}")
-    if sha256 is not None:
-        digest = _sha256(path)
-        if digest != sha256:
-            raise WeightsError(f"sha256 mismatch for {path}: expected {sha256}, got {digest}{hint}")
+    blob = load_checked(path, sha256, hint)
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = blob["config"]
         net = SRNet(cfg["width"], cfg["blocks"], cfg.get("scale", SCALE))
         net.load_state_dict(blob["state_dict"])

@@ -36,7 +36,7 @@ from PIL import Image
 from .hooks import record
 from .models import ZooModel
 from .optimize import Objective, PixelImage, render
-from .style import STYLE_LAYERS, StyleResult, _check_layers, _check_model, features, style_loss, style_targets
+from .style import STYLE_LAYERS, StyleResult, check_layers, check_vgg, features, style_loss, style_targets
 from .targets import check_image
 
 __all__ = [
@@ -155,8 +155,8 @@ def gram_distances(
     Returns: (len(images), len(references)) array; entry [i, j] is
     ``style_distance(model, images[i], references[j], layers)``, computed with one forward pass per image.
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     if not images or not references:
         raise ValueError("give at least one image and one reference")
     for i, x in enumerate(list(images) + list(references)):
@@ -201,8 +201,8 @@ def synthesize(
     Returns: :class:`~lecture_utils.style.StyleResult`; ``values`` the optimized loss per step,
     ``start`` and ``final`` *both* losses ``{"gram": ..., "mean": ...}`` whichever was optimized.
     """
-    _check_model(model)
-    layers = _check_layers(model, layers)
+    check_vgg(model)
+    layers = check_layers(model, layers)
     check_image(image)
     if statistic not in STATISTICS:
         raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")

@@ -32,7 +32,6 @@ Trained weights: ``data/weights/chairs_generator.pt``, made by ``python -m lectu
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import time
@@ -47,7 +46,7 @@ from torch import nn
 
 from .chairs import BACKGROUND, ChairData, holdout_mask, make_dataset
 from .datasets import data_dir
-from .models import WeightsError, default_device
+from .models import WeightsError, default_device, load_checked, sha256_of
 
 __all__ = [
     "THETA_NAMES",
@@ -622,10 +621,6 @@ def evaluate_views(net: ChairGenerator, data: ChairData, test: np.ndarray, train
 # weights
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def chairs_generator_path() -> Path:
     """Where the trained generator ships: ``data/weights/chairs_generator.pt``."""
     return data_dir() / "weights" / "chairs_generator.pt"
@@ -644,21 +639,14 @@ def save_generator(net: ChairGenerator, path: str | Path, meta: dict[str, Any] |
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
     torch.save({"config": dict(net.config), "state_dict": state, "meta": meta}, path)
-    return _sha256(path)
+    return sha256_of(path)
 
 
 def load_generator(path: str | Path, sha256: str | None = None, device: str | torch.device = "cpu") -> ChairGenerator:
     """Load a generator saved by :func:`save_generator` (``weights_only=True``), in eval mode;
     its training metadata is in ``net.meta``. ``sha256``: when given, the file's checksum must match,
     else :class:`~lecture_utils.models.WeightsError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"weight file {path} not found")
-    if sha256 is not None:
-        digest = _sha256(path)
-        if digest != sha256:
-            raise WeightsError(f"sha256 mismatch for {path}: expected {sha256}, got {digest}")
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    blob = load_checked(path, sha256)
     net = ChairGenerator(**blob["config"])
     net.load_state_dict(blob["state_dict"])
     net.meta = blob.get("meta", {})

@@ -123,3 +123,19 @@ def test_preprocess_rejects_bad_arrays(effnet):
         effnet.preprocess("chelsea")
     with pytest.raises(ValueError, match="one image"):
         effnet.deprocess(torch.zeros(2, 3, 8, 8))
+
+
+def test_load_checked(tmp_path):
+    from lecture_utils.models import load_checked, sha256_of
+
+    path = tmp_path / "w.pt"
+    torch.save({"w": torch.arange(3.0)}, path)
+    digest = sha256_of(path)
+    assert torch.equal(load_checked(path, digest)["w"], torch.arange(3.0))
+    with pytest.raises(WeightsError, match="sha256 mismatch.*regenerate me"):
+        load_checked(path, "0" * 64, hint="; regenerate me")
+    with pytest.raises(WeightsError, match="not found"):
+        load_checked(tmp_path / "missing.pt")
+    torch.save({"f": np.dtype("float32")}, tmp_path / "code.pt")  # a pickled object: refused by weights_only
+    with pytest.raises(Exception, match="[Ww]eights only"):
+        load_checked(tmp_path / "code.pt")
