@@ -26,6 +26,7 @@ from _common import markdown_table, write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 GIB = 1024**3
+PREAMBLE = "# Benchmark results\n\nSee benchmarks/README.md."
 TARGETS = {"quick_suite_s": 15 * 60, "full_each_s": 5 * 60, "full_each_goal_s": 3 * 60, "peak_bytes": 3 * GIB}
 
 
@@ -109,6 +110,38 @@ def gib(b: float | None) -> str:
     return "-" if b is None else f"{b / GIB:.2f}"
 
 
+def _section(note: str, rows: list[list[str]], totals: dict[str, float], done: int, n: int) -> str:
+    import platform
+
+    text = "## Notebooks (`bench_notebooks.py`)\n\n"
+    if note:
+        text += f"**{note}**\n\n"
+    if done < n:
+        text += f"**Partial: {done} of {n} notebooks measured so far.**\n\n"
+    text += (
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}. Targets: quick suite <= 15 min, each full run <= 3-5 min, "
+        "peak kernel memory <= 3 GiB.\n\n"
+    )
+    text += markdown_table(
+        [
+            "notebook",
+            "mode",
+            "execute s",
+            "with kernel start s",
+            "peak RSS GiB (tree)",
+            "max RSS GiB (kernel)",
+            "status",
+            "target",
+        ],
+        rows,
+    )
+    for mode, total in totals.items():
+        limit = f" (target {TARGETS['quick_suite_s'] // 60} min for all notebooks)" if mode == "quick" else ""
+        text += f"\n\n{mode} total: {total:.0f} s for {done} notebook(s){limit}."
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("paths", nargs="*", help="notebooks (default: notebooks/NN_*.ipynb)")
@@ -128,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("no notebook matched")
     modes = ([] if args.no_quick else ["quick"]) + (["full"] if args.full else [])
     rows, totals = [], {m: 0.0 for m in modes}
-    for nb in nbs:
+    for i, nb in enumerate(nbs):
         for mode in modes:
             print(f"  {nb.name} ({mode}) ...", flush=True)
             r = measure(nb, mode == "quick", args.timeout)
@@ -150,36 +183,14 @@ def main(argv: list[str] | None = None) -> int:
                     "ok" if ok else "**missed**",
                 ]
             )
-    import platform
-
-    text = "## Notebooks (`bench_notebooks.py`)\n\n"
-    if args.note:
-        text += f"**{args.note}**\n\n"
-    text += (
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}; OMP_NUM_THREADS="
-        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}. Targets: quick suite <= 15 min, each full run <= 3-5 min, "
-        "peak kernel memory <= 3 GiB.\n\n"
-    )
-    text += markdown_table(
-        [
-            "notebook",
-            "mode",
-            "execute s",
-            "with kernel start s",
-            "peak RSS GiB (tree)",
-            "max RSS GiB (kernel)",
-            "status",
-            "target",
-        ],
-        rows,
-    )
-    for mode, total in totals.items():
-        limit = f" (target {TARGETS['quick_suite_s'] // 60} min for all notebooks)" if mode == "quick" else ""
-        text += f"\n\n{mode} total: {total:.0f} s for {len(nbs)} notebook(s){limit}."
+            print("    " + " | ".join(rows[-1]), flush=True)
+        # the section is rewritten after every notebook: a long run that is stopped still leaves its rows
+        text = _section(args.note, rows, totals, i + 1, len(nbs))
+        if args.out:
+            write_section(args.out, "bench_notebooks", text, preamble=PREAMBLE)
     print()
     print(text)
     if args.out:
-        write_section(args.out, "bench_notebooks", text, preamble="# Benchmark results\n\nSee benchmarks/README.md.")
         print(f"\nwritten to {args.out}")
     return 0
 
