@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 from IPython.display import display
+from matplotlib.figure import Figure
 
 from .models import ZooModel
+from .plot import compact
 
 __all__ = ["layer_picker", "class_picker", "image_picker", "interactive", "class_index"]
 
@@ -63,8 +64,12 @@ def image_picker(names: Sequence[str] | None = None, value: str | None = None) -
 def interactive(draw: Callable[..., Any], **controls: W.ValueWidget) -> W.VBox:
     """Re-render ``draw(**values)`` into an output area whenever a control changes.
 
-    ``draw`` returns a matplotlib Figure (or displays something itself). Class pickers pass
-    the class id, other widgets their value. The first render happens immediately.
+    ``draw`` returns a matplotlib Figure (or something displayable, or displays it itself). Class
+    pickers pass the class id, other widgets their value. The first render happens immediately.
+    A Figure is shown as a JPEG at its own resolution (quality 90, :func:`plot.compact`): a few times
+    smaller than a PNG of a photo-like figure, which keeps widget updates fast and avoids a stall of
+    unattended runs (nbclient echoes every output of an ``ipywidgets.Output`` back to the kernel;
+    jupyter/nbclient issue #312).
     """
     out = W.Output()
 
@@ -79,9 +84,10 @@ def interactive(draw: Callable[..., Any], **controls: W.ValueWidget) -> W.VBox:
         with out:
             out.clear_output(wait=True)
             fig = draw(**values)
-            if fig is not None:
+            if isinstance(fig, Figure):
+                display(compact(fig, dpi=fig.dpi, quality=90))  # closes the figure
+            elif fig is not None:
                 display(fig)
-                plt.close(fig)
 
     for w in controls.values():
         w.observe(render, names="value")

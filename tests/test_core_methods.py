@@ -166,3 +166,24 @@ def test_pixel_image_downsample_is_smooth_and_validated():
     assert step(img) < 0.5 * step(free)
     with pytest.raises(ValueError, match="downsample"):
         optimize.PixelImage(8, downsample=16)
+
+
+def test_widget_figures_are_shown_as_compact_jpegs_and_closed(monkeypatch):
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    shown = []
+    real = widgets.compact
+    monkeypatch.setattr(widgets, "compact", lambda fig, **kw: shown.append(kw) or real(fig, **kw))
+
+    def draw(k):
+        fig = plt.figure(dpi=72)
+        fig.add_subplot().imshow(np.random.rand(8, 8))
+        return fig
+
+    before = set(plt.get_fignums())
+    widgets.interactive(draw, k=W.IntSlider(value=1))
+    assert shown == [{"dpi": 72, "quality": 90}]
+    assert set(plt.get_fignums()) == before, "the widget closed its figure"
+    img = real(plt.figure(), dpi=50, quality=90)
+    assert img.format == "jpeg" and img.data[:2] == b"\xff\xd8"
