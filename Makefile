@@ -60,7 +60,8 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[bench]"
 	$(PY) benchmarks/bench_models.py
 	$(PY) benchmarks/bench_methods.py --device $(DEVICE) $(BENCH_ARGS) --out benchmarks/RESULTS.md
-	$(PY) benchmarks/bench_notebooks.py $(if $(findstring --quick,$(BENCH_ARGS)),,--full) --out benchmarks/RESULTS.md
+	$(PY) benchmarks/bench_notebooks.py --out benchmarks/RESULTS.md
+	$(if $(findstring --quick,$(BENCH_ARGS)),,$(PY) benchmarks/bench_notebooks.py --full --no-quick --section bench_notebooks_full --out benchmarks/RESULTS.md)
 
 clean-env:
 	rm -rf $(VENV)

@@ -110,10 +110,10 @@ def gib(b: float | None) -> str:
     return "-" if b is None else f"{b / GIB:.2f}"
 
 
-def _section(note: str, rows: list[list[str]], totals: dict[str, float], done: int, n: int) -> str:
+def _section(modes: list[str], note: str, rows: list[list[str]], totals: dict[str, float], done: int, n: int) -> str:
     import platform
 
-    text = "## Notebooks (`bench_notebooks.py`)\n\n"
+    text = f"## Notebooks (`bench_notebooks.py`, {' + '.join(modes)} mode)\n\n"
     if note:
         text += f"**{note}**\n\n"
     if done < n:
@@ -150,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-quick", action="store_true", help="skip the quick-mode runs (with --full)")
     p.add_argument("--timeout", type=float, default=1800, help="per-cell timeout in seconds")
     p.add_argument("--out", default="benchmarks/RESULTS.md", help="Markdown file (section bench_notebooks); '' = none")
+    p.add_argument("--section", default="bench_notebooks", help="name of the RESULTS.md section to (re)write")
     p.add_argument("--note", default="", help="a line written at the top of the section (e.g. machine load)")
     p.add_argument("--_child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -185,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             print("    " + " | ".join(rows[-1]), flush=True)
         # the section is rewritten after every notebook: a long run that is stopped still leaves its rows
-        text = _section(args.note, rows, totals, i + 1, len(nbs))
+        text = _section(modes, args.note, rows, totals, i + 1, len(nbs))
         if args.out:
-            write_section(args.out, "bench_notebooks", text, preamble=PREAMBLE)
+            write_section(args.out, args.section, text, preamble=PREAMBLE)
     print()
     print(text)
     if args.out:
