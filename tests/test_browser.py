@@ -130,7 +130,7 @@ NOTEBOOK_STATE = """() => {
   return {code, done, errors, status: kernel ? kernel.status : 'none', busy: w.content.node.innerText.includes('[*]')};
 }"""
 
-# the <img> shown by the last interactive widget's output area (base64 PNG data)
+# the <img> shown by the last interactive widget's output area (base64 image data: a JPEG, see widgets.interactive)
 WIDGET_IMAGE = """() => {
   const outs = document.querySelectorAll('.jp-Notebook .widget-vbox .widget-output img');
   return outs.length ? outs[outs.length - 1].src : null;
@@ -176,7 +176,7 @@ def test_notebook_runs_and_widgets_update_in_the_browser(lab, browser, name):
             time.sleep(1)
         assert not state["errors"], f"{name}: error output: {state['errors']}"
         image = page.evaluate(WIDGET_IMAGE)
-        assert image and image.startswith("data:image/png"), f"{name}: the widget shows no figure"
+        assert image and image.startswith(("data:image/jpeg", "data:image/png")), f"{name}: the widget shows no figure"
         box = page.locator(".jp-Notebook .widget-vbox").last
         box.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / f"{name}_0_start.png"))
