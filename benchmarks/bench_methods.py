@@ -474,7 +474,7 @@ def build_methods(ctx: Ctx) -> list[Method]:
         Method(
             "CAM",
             lambda c, x, t: cam(c.zoo, x, t),
-            lambda m: plain_map(m).clamp(min=0),
+            plain_map,
             lambda c, b: _floor_fwd(c, b),
             "1 fwd",
             [
@@ -483,8 +483,8 @@ def build_methods(ctx: Ctx) -> list[Method]:
                     "methods.CAM",
                     _tc_cam,
                     plain_map,
-                    "ReLU + min-max at layer resolution (upsampled only by `overlay_mask`); ours is the raw "
-                    "signed map: ReLU'd here before comparing",
+                    "min-max of the signed map at layer resolution, no ReLU (upsampled only by "
+                    "`overlay_mask`); ours is the raw signed map, compared after the same min-max",
                 )
             ],
         ),
