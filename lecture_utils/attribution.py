@@ -3,7 +3,8 @@
 Lecture 00 (a first look) and 11 (saliency maps; Simonyan, Vedaldi & Zisserman 2014,
 "Deep Inside Convolutional Networks"). Every method has the signature
 ``method(model, image, target, ...) -> map`` with ``image`` a preprocessed (1, 3, H, W) tensor
-and ``target`` a class index or name.
+and ``target`` a class index or name -- or a batch (N, 3, H, W) with one target for all images or
+one per image (see :mod:`lecture_utils.targets`): one forward and one backward pass for the batch.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from torch import nn
 
 from .hooks import preserved_state
 from .models import ZooModel
-from .targets import Target, check_image, class_score
+from .targets import Targets, batched_output, check_image, class_score, resolve_targets
 
 __all__ = ["input_gradient", "saliency", "classes_of"]
 
@@ -22,13 +23,15 @@ def classes_of(model: nn.Module | ZooModel) -> list[str] | None:
     return model.classes if isinstance(model, ZooModel) else None
 
 
-def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Target) -> torch.Tensor:
+def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targets) -> torch.Tensor:
     """d score_target / d image.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on logits.
-    Returns: gradient (1, 3, H, W), same device as the model.
+    Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` class index, name or callable on
+    logits, or N classes (one per image).
+    Returns: gradient (N, 3, H, W), same device as the model.
     """
-    check_image(image)
+    check_image(image, batch=True)
+    resolve_targets(target, image.shape[0], classes_of(model))  # checked before any forward pass
     with preserved_state(model) as net:
         device = next(net.parameters()).device
         x = image.detach().to(device).requires_grad_(True)
@@ -37,18 +40,20 @@ def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Tar
     return grad
 
 
-def saliency(model: nn.Module | ZooModel, image: torch.Tensor, target: Target) -> torch.Tensor:
+def saliency(model: nn.Module | ZooModel, image: torch.Tensor, target: Targets) -> torch.Tensor:
     """Simonyan et al.'s image-specific class saliency: ``max_c |d S_target / d I_c|``.
 
-    Returns: map (H, W), non-negative.
+    Inputs as :func:`input_gradient`. Returns: map (H, W), non-negative; (N, H, W) for a batch
+    or per-image targets.
     """
-    return input_gradient(model, image, target).abs().amax(dim=1)[0]
+    m = input_gradient(model, image, target).abs().amax(dim=1)
+    return m if batched_output(image, target) else m[0]
 
 
 def smooth_grad(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     noise: float = 0.15,
     n_samples: int = 25,
     batch_size: int = 8,
@@ -58,46 +63,48 @@ def smooth_grad(
     adding noise"; notebook 11): the input gradient averaged over noisy copies of the image,
     ``(1/n) sum_i d S_target / d x (image + N(0, sigma^2))``.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
-    logits; ``noise`` the noise level sigma / (x_max - x_min), a fraction of the input's range
-    (the paper finds 0.1-0.2 best); ``n_samples`` noisy copies; ``batch_size`` copies per
-    forward/backward pass; ``seed`` for the noise.
-    Returns: averaged gradient (1, 3, H, W) on the model's device (``noise=0`` gives
+    Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` class index, name or callable on the
+    logits, or N classes; ``noise`` the noise level sigma / (x_max - x_min), a fraction of the
+    input's range (the paper finds 0.1-0.2 best), the range taken per image; ``n_samples`` noisy
+    copies per image; ``batch_size`` copies per forward/backward pass; ``seed`` for the noise (every
+    image of a batch gets the same draws, so a batch gives what the images give one by one).
+    Returns: averaged gradient (N, 3, H, W) on the model's device (``noise=0`` gives
     :func:`input_gradient`).
     """
     import numbers
 
-    check_image(image)
+    check_image(image, batch=True)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
         raise ValueError(f"noise must be a number in [0, 10] (a fraction of the input range), got {noise!r}")
     for name, v in (("n_samples", n_samples), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
             raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    if not callable(target):
-        from .targets import resolve_class
-
-        resolve_class(target, classes_of(model))  # names / ranges checked before any forward pass
-    sigma = float(noise) * float(image.max() - image.min())
+    idx = resolve_targets(target, image.shape[0], classes_of(model))  # before any forward pass
     generator = torch.Generator().manual_seed(int(seed))
     noises = torch.randn((n_samples, *image.shape[1:]), generator=generator)  # the same for any batch_size
-    total = None
+    out = []
     with preserved_state(model) as net:
         device = next(net.parameters()).device
-        x = image.detach().to(device)
-        for start in range(0, n_samples, batch_size):
-            eps = noises[start : start + batch_size].to(device=device, dtype=x.dtype)
-            xb = (x + sigma * eps).requires_grad_(True)
-            score = class_score(net(xb), target, classes_of(model))  # sum over the batch: per-copy gradients
-            (grad,) = torch.autograd.grad(score, xb)
-            g = grad.sum(dim=0, keepdim=True)
-            total = g if total is None else total + g
-    return total / n_samples
+        for i in range(image.shape[0]):  # each image already fills its passes with its noisy copies
+            x = image[i : i + 1].detach().to(device)
+            t = target if idx is None else idx[i]
+            sigma = float(noise) * float(x.max() - x.min())
+            total = None
+            for start in range(0, n_samples, batch_size):
+                eps = noises[start : start + batch_size].to(device=device, dtype=x.dtype)
+                xb = (x + sigma * eps).requires_grad_(True)
+                score = class_score(net(xb), t, classes_of(model))  # sum over the copies: per-copy gradients
+                (grad,) = torch.autograd.grad(score, xb)
+                g = grad.sum(dim=0, keepdim=True)
+                total = g if total is None else total + g
+            out.append(total / n_samples)
+    return torch.cat(out)
 
 
 def smooth_saliency(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     noise: float = 0.15,
     n_samples: int = 25,
     batch_size: int = 8,
@@ -105,9 +112,10 @@ def smooth_saliency(
 ) -> torch.Tensor:
     """SmoothGrad shown as a saliency map: ``max_c |smooth_grad_c|``. Inputs as :func:`smooth_grad`.
 
-    Returns: map (H, W), non-negative.
+    Returns: map (H, W), non-negative; (N, H, W) for a batch or per-image targets.
     """
-    return smooth_grad(model, image, target, noise, n_samples, batch_size, seed).abs().amax(dim=1)[0]
+    m = smooth_grad(model, image, target, noise, n_samples, batch_size, seed).abs().amax(dim=1)
+    return m if batched_output(image, target) else m[0]
 
 
 __all__ += ["smooth_grad", "smooth_saliency"]

@@ -19,8 +19,12 @@ rule            passes                                      paper
 
 (for ``nn.ReLU`` the upper bound is infinite). :func:`relu_rule` switches the rule of every
 ``nn.ReLU``/``nn.ReLU6`` in a model -- including the ``.act`` ReLU6 inside timm's
-``BatchNormAct2d`` of EfficientNet-Lite0 -- by a forward hook that re-routes the module's output
-through a custom ``torch.autograd.Function``: same forward values, the chosen backward rule.
+``BatchNormAct2d`` of EfficientNet-Lite0 -- by giving each of these modules, for the duration of
+the ``with`` block, a ``forward`` of its own: a custom ``torch.autograd.Function`` with the same
+forward values (the clamp) and the chosen backward rule, built from PyTorch's own activation
+backward kernels (``guided`` = the plain ReLU/ReLU6 backward applied to ``relu(g)``). Computing
+the forward pass in the function itself, rather than re-routing the module's output through a
+forward hook, keeps the rule's cost close to a plain backward pass (``benchmarks/RESULTS.md``).
 Everything is undone when the ``with`` block ends, also after an exception.
 
 On a VGG-like network (conv, ReLU, max-pool only) the "deconvnet" rule applied to the whole
@@ -40,7 +44,7 @@ from torch import nn
 
 from .hooks import HookSet, StopForward, get_layer, preserved_state
 from .models import ZooModel, as_module
-from .targets import Target, check_image, class_score
+from .targets import Targets, check_image, class_score, resolve_targets
 
 __all__ = [
     "RULES",
@@ -83,29 +87,30 @@ class RuleSwitch:
 
 
 class _RuleReLU(torch.autograd.Function):
-    """Identity on the ReLU's output in the forward pass; the chosen rule in the backward pass.
+    """A ReLU / ReLU6 whose backward pass follows a rule.
 
-    ``apply(x, y, upper, rule)``: ``x`` the ReLU's input, ``y`` its output (returned as is);
-    the gradient goes to ``x`` only. ``rule`` a rule name or a :class:`RuleSwitch`.
+    ``apply(x, upper, rule)``: forward ``clamp(x, 0, upper)`` (``upper = inf`` for ReLU), exactly
+    the module's output; backward the rule, ``rule`` a rule name or a :class:`RuleSwitch`.
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, y: torch.Tensor, upper: float, rule: str | RuleSwitch) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, upper: float, rule: str | RuleSwitch) -> torch.Tensor:
         ctx.save_for_backward(x)
         ctx.upper = upper
         ctx.rule = rule
-        return y.clone()
+        return x.clamp(min=0.0) if math.isinf(upper) else x.clamp(0.0, upper)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
         (x,) = ctx.saved_tensors
         rule = ctx.rule.rule if isinstance(ctx.rule, RuleSwitch) else ctx.rule
         if rule == "deconvnet":
-            return grad.clamp(min=0), None, None, None
-        open_ = (x > 0) & (x < ctx.upper)
-        if rule == "guided":
-            open_ = open_ & (grad > 0)
-        return grad * open_, None, None, None
+            return grad.clamp(min=0), None, None
+        if rule == "guided":  # g * [g > 0] * [0 < x < upper]: the plain backward of relu(g)
+            grad = grad.clamp(min=0)
+        if math.isinf(ctx.upper):
+            return torch.ops.aten.threshold_backward(grad, x, 0.0), None, None  # g * [x > 0]
+        return torch.ops.aten.hardtanh_backward(grad, x, 0.0, ctx.upper), None, None  # g * [0 < x < upper]
 
 
 def relu_modules(model: nn.Module | ZooModel) -> list[tuple[str, nn.Module]]:
@@ -131,26 +136,30 @@ def relu_rule(model: nn.Module | ZooModel, rule: str | RuleSwitch) -> Iterator[n
     ``rule`` is one of ``"backprop"``, ``"deconvnet"``, ``"guided"``, or a :class:`RuleSwitch`
     (the rule is then read when the gradient flows back). Yields the ``nn.Module``
     in eval mode with frozen parameters and in-place activations off (:func:`hooks.preserved_state`);
-    no hook and no changed flag remain afterwards, also after an exception.
+    no replaced ``forward`` and no changed flag remain afterwards, also after an exception. The
+    blocks do not nest (a second ``relu_rule`` on the same model inside the first raises).
     """
     if not isinstance(rule, RuleSwitch):
         check_rule(rule)
-    relus = relu_modules(model)
-    hooks = HookSet()
+    relus = [m for _, m in relu_modules(model)]
+    for m in relus:
+        if "forward" in vars(m):
+            raise RuntimeError(f"{type(m).__name__} already has a forward of its own: is relu_rule already active?")
 
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> torch.Tensor | None:
-        x = inputs[0]
-        if not (torch.is_grad_enabled() and x.requires_grad):
-            return None  # nothing to backpropagate through: keep the plain output
-        return _RuleReLU.apply(x, output, _upper(module), rule)
+    def rule_forward(upper: float) -> Any:
+        def forward(x: torch.Tensor) -> torch.Tensor:
+            return _RuleReLU.apply(x, upper, rule)
+
+        return forward
 
     with preserved_state(model) as net:
         try:
-            for _, m in relus:
-                hooks.add(m.register_forward_hook(hook))
+            for m in relus:
+                m.forward = rule_forward(_upper(m))  # an instance attribute shadows the class's forward
             yield net
         finally:
-            hooks.remove()
+            for m in relus:
+                vars(m).pop("forward", None)
 
 
 def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) -> nn.Module | None:
@@ -173,24 +182,27 @@ def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) ->
 def input_gradient_with_rule(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target | None,
+    target: Targets | None,
     rule: str,
     layer: str | None = None,
     channel: int | None = None,
 ) -> torch.Tensor:
     """Gradient of a class score or of a unit w.r.t. the input, with ``rule`` at every ReLU.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name (or a callable
-    on the logits) -- or ``None`` when ``layer`` and ``channel`` are given: then the quantity
-    differentiated is the *unit* ``max over space of layer_output[0, channel]`` (the forward pass
-    stops after ``layer``). ``rule`` one of ``"backprop"``, ``"deconvnet"``, ``"guided"``.
-    Returns: gradient (1, 3, H, W) on the model's device (w.r.t. the preprocessed input).
+    Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` a class index or name (or a callable
+    on the logits), or N classes (one per image) -- or ``None`` when ``layer`` and ``channel`` are
+    given: then the quantity differentiated is, per image, the *unit* ``max over space of
+    layer_output[n, channel]`` (the forward pass stops after ``layer``). ``rule`` one of
+    ``"backprop"``, ``"deconvnet"``, ``"guided"``. One forward and one backward pass for the batch.
+    Returns: gradient (N, 3, H, W) on the model's device (w.r.t. the preprocessed input).
     """
-    check_image(image)
+    check_image(image, batch=True)
     check_rule(rule)
     net = as_module(model)
     module = _check_unit(net, target, layer, channel)
     classes = model.classes if isinstance(model, ZooModel) else None
+    if module is None:
+        resolve_targets(target, image.shape[0], classes)  # counts, names and ranges before any hook
     captured: dict[str, torch.Tensor] = {}
 
     def capture(mod: nn.Module, inputs: Any, output: Any) -> None:
@@ -205,7 +217,7 @@ def input_gradient_with_rule(
             if module is None:
                 score = class_score(net(x), target, classes)
             else:
-                hooks.add(module.register_forward_hook(capture))  # after the rule hooks: sees their output
+                hooks.add(module.register_forward_hook(capture))  # sees the output of the rule's forward
                 try:
                     net(x)
                 except StopForward:
@@ -215,7 +227,7 @@ def input_gradient_with_rule(
                     raise ValueError(f"layer {layer!r} gave no (N, C, ...) output to take a channel from")
                 if channel >= out.shape[1]:
                     raise ValueError(f"channel {channel} out of range: layer {layer!r} has {out.shape[1]} channels")
-                score = out[0, channel].max()
+                score = out[:, channel].flatten(1).amax(dim=1).sum()  # images are independent
             if not score.requires_grad:
                 raise ValueError("the target does not depend on the input")
             (grad,) = torch.autograd.grad(score, x)
@@ -227,7 +239,7 @@ def input_gradient_with_rule(
 def backprop_gradient(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target | None,
+    target: Targets | None,
     layer: str | None = None,
     channel: int | None = None,
 ) -> torch.Tensor:
@@ -238,7 +250,7 @@ def backprop_gradient(
 def deconvnet_backprop(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target | None,
+    target: Targets | None,
     layer: str | None = None,
     channel: int | None = None,
 ) -> torch.Tensor:
@@ -253,16 +265,17 @@ def deconvnet_backprop(
 def guided_backprop(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target | None,
+    target: Targets | None,
     layer: str | None = None,
     channel: int | None = None,
 ) -> torch.Tensor:
     """Guided backpropagation (Springenberg et al. 2014).
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name (via
-    ``targets.class_score``), or ``None`` together with ``layer`` and ``channel``: then the
-    gradient is that of the channel's activation (max over space of ``layer``'s output channel).
-    Returns: (1, 3, H, W) gradient w.r.t. the preprocessed input with the guided ReLU rule.
+    Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` a class index or name (via
+    ``targets.class_score``) or N of them, or ``None`` together with ``layer`` and ``channel``:
+    then the gradient is that of the channel's activation (max over space of ``layer``'s output
+    channel).
+    Returns: (N, 3, H, W) gradient w.r.t. the preprocessed input with the guided ReLU rule.
     """
     return input_gradient_with_rule(model, image, target, "guided", layer=layer, channel=channel)
 
@@ -286,7 +299,7 @@ def rgb_gradient(model: nn.Module | ZooModel, grad: torch.Tensor) -> torch.Tenso
 def all_rules(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target | None,
+    target: Targets | None,
     layer: str | None = None,
     channel: int | None = None,
     rgb: bool = True,

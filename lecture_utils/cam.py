@@ -24,6 +24,9 @@ gradients ``alpha_k^c = (1/Z) sum_{i,j} dS_c / dA_k(i, j)`` at any conv layer ``
 ``dS_c / dA_k(i, j) = w_k^c / Z``, hence Grad-CAM = ReLU(CAM) / Z.
 
 Maps are returned at layer resolution (h, w); upsampling happens in :mod:`lecture_utils.plot`.
+:func:`cam`, :func:`grad_cam`, :func:`grad_cam_weights` and :func:`guided_grad_cam` also take a
+batch (N, 3, H, W) with one target or N targets (:mod:`lecture_utils.targets`) and then need one
+forward (and backward) pass for all images; the maps keep the batch axis, (N, h, w).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from torch import nn
 from .attribution import classes_of
 from .hooks import get_layer, record
 from .models import ZooModel, as_module
-from .targets import Target, check_image, class_score, resolve_class
+from .targets import Targets, batched_output, check_image, class_score, resolve_targets
 
 __all__ = [
     "NotGapHeadError",
@@ -104,16 +107,16 @@ def cam_head(model: nn.Module | ZooModel, layer: str | None = None, fc: str | No
 def _features_and_logits(
     model: nn.Module | ZooModel, image: torch.Tensor, layer: str, fc: nn.Linear
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One forward pass: the layer's features (C, h, w) and the logits (K,), both detached."""
+    """One forward pass: the layer's features (N, C, h, w) and the logits (N, K), both detached."""
     with record(model, layer, detach=True) as rec, torch.no_grad():
         net = as_module(model)
         device = next(net.parameters()).device
         logits = net(image.detach().to(device))
     feats = rec.activations[layer]
     if feats.ndim != 4:
-        raise NotGapHeadError(f"CAM needs conv feature maps (1, C, h, w) at {layer!r}, got {tuple(feats.shape)}")
+        raise NotGapHeadError(f"CAM needs conv feature maps (N, C, h, w) at {layer!r}, got {tuple(feats.shape)}")
     if logits.ndim != 2:
-        raise NotGapHeadError(f"CAM needs logits of shape (1, K), the model returned {tuple(logits.shape)}")
+        raise NotGapHeadError(f"CAM needs logits of shape (N, K), the model returned {tuple(logits.shape)}")
     if feats.shape[1] != fc.in_features:
         raise NotGapHeadError(
             f"CAM needs global average pooling between {layer!r} and the classifier: {layer!r} has "
@@ -121,14 +124,30 @@ def _features_and_logits(
             "the flattened map (C*h*w inputs) has a weight per channel AND position, so there is no single "
             "w_k^c per channel and the CAM formula does not apply. Use Grad-CAM."
         )
-    return feats[0], logits[0]
+    return feats, logits
 
 
 def _gap_error(feats: torch.Tensor, logits: torch.Tensor, fc: nn.Linear) -> float:
-    pooled = feats.mean(dim=(1, 2))
-    bias = fc.bias.detach() if fc.bias is not None else torch.zeros_like(logits)
-    predicted = fc.weight.detach() @ pooled + bias
-    return float((predicted - logits).abs().max() / (1.0 + logits.abs().max()))
+    """The largest relative error of ``logits == W . GAP(feats) + b`` over the batch."""
+    pooled = feats.mean(dim=(2, 3))
+    bias = fc.bias.detach() if fc.bias is not None else torch.zeros(logits.shape[1], device=logits.device)
+    predicted = pooled @ fc.weight.detach().T + bias
+    err = (predicted - logits).abs().amax(dim=1) / (1.0 + logits.abs().amax(dim=1))
+    return float(err.max())
+
+
+def _checked_features(model: nn.Module | ZooModel, image: torch.Tensor, layer: str, fc: nn.Linear) -> torch.Tensor:
+    """The features (N, C, h, w) at ``layer``, after checking the head is GAP + linear on these images."""
+    feats, logits = _features_and_logits(model, image, layer, fc)
+    err = _gap_error(feats, logits, fc)
+    if err > GAP_TOLERANCE:
+        raise NotGapHeadError(
+            f"the head after {layer!r} is not global average pooling + linear: logits differ from "
+            f"W . GAP(f) + b by {err:.2g} (relative). CAM relies on S_c = mean_xy(sum_k w_k^c f_k(x,y)) + b_c, "
+            "which holds only when the map is averaged and then mapped linearly; max pooling, a hidden "
+            "layer or any nonlinearity between the features and the logits breaks it. Use Grad-CAM."
+        )
+    return feats
 
 
 def gap_head_error(
@@ -141,8 +160,7 @@ def gap_head_error(
     """
     check_image(image)
     layer, fc_module = cam_head(model, layer, fc)
-    feats, logits = _features_and_logits(model, image, layer, fc_module)
-    return _gap_error(feats, logits, fc_module)
+    return _gap_error(*_features_and_logits(model, image, layer, fc_module), fc_module)
 
 
 def cam_maps(
@@ -163,47 +181,44 @@ def cam_maps(
     """
     check_image(image)
     layer, fc_module = cam_head(model, layer, fc)
-    feats, logits = _features_and_logits(model, image, layer, fc_module)
-    err = _gap_error(feats, logits, fc_module)
-    if err > GAP_TOLERANCE:
-        raise NotGapHeadError(
-            f"the head after {layer!r} is not global average pooling + linear: logits differ from "
-            f"W . GAP(f) + b by {err:.2g} (relative). CAM relies on S_c = mean_xy(sum_k w_k^c f_k(x,y)) + b_c, "
-            "which holds only when the map is averaged and then mapped linearly; max pooling, a hidden "
-            "layer or any nonlinearity between the features and the logits breaks it. Use Grad-CAM."
-        )
+    feats = _checked_features(model, image, layer, fc_module)
     weight = fc_module.weight.detach()
     if classes is not None:
         weight = weight[list(classes)]
-    return torch.einsum("ck,khw->chw", weight, feats)
+    return torch.einsum("ck,khw->chw", weight, feats[0])
 
 
 def cam(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: int | str,
+    target: int | str | Targets,
     layer: str | None = None,
     fc: str | None = None,
     normalize: bool = False,
 ) -> torch.Tensor:
     """Class activation map of Zhou et al. 2016: ``M_c(x, y) = sum_k w_k^c f_k(x, y)``.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name; ``layer`` the
-    last conv features (EfficientNet-Lite0: ``"bn2"``, 1280 x 7 x 7 after ReLU6) and ``fc`` the
-    linear classifier after global average pooling -- both default for a ZooModel, required for
-    a plain module; ``normalize`` min-max scale to [0, 1] for display (default: the raw map).
-    Returns: (h, w) map at layer resolution on the model's device. The raw map is signed and
-    excludes the bias: ``cam(...).mean() + b_c == logit_c``.
+    Inputs: ``image`` (1, 3, H, W) preprocessed, or a batch (N, 3, H, W); ``target`` a class index
+    or name, or N of them (one per image); ``layer`` the last conv features (EfficientNet-Lite0:
+    ``"bn2"``, 1280 x 7 x 7 after ReLU6) and ``fc`` the linear classifier after global average
+    pooling -- both default for a ZooModel, required for a plain module; ``normalize`` min-max
+    scale each map to [0, 1] for display (default: the raw map).
+    Returns: (h, w) map at layer resolution on the model's device; (N, h, w) for a batch or
+    per-image targets. The raw map is signed and excludes the bias: ``cam(...).mean() + b_c == logit_c``.
     Raises: ``ValueError`` for an unknown layer / class; :class:`NotGapHeadError` (a ValueError)
     when the head is not GAP + linear.
     """
-    check_image(image)
+    check_image(image, batch=True)
     layer, fc_module = cam_head(model, layer, fc)
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("CAM needs one class (an index or a name); a callable target has no classifier row")
-    idx = resolve_class(target, classes_of(model), n_classes=fc_module.out_features)
-    m = cam_maps(model, image, layer, fc, classes=[idx])[0]  # only the row needed
-    return normalize_map(m) if normalize else m
+    idx = resolve_targets(target, image.shape[0], classes_of(model), n_classes=fc_module.out_features)
+    feats = _checked_features(model, image, layer, fc_module)
+    weight = fc_module.weight.detach()[idx]  # only the rows needed, one per image
+    maps = torch.einsum("nk,nkhw->nhw", weight, feats)
+    if normalize:
+        maps = torch.stack([normalize_map(m) for m in maps])
+    return maps if batched_output(image, target) else maps[0]
 
 
 # --------------------------------------------------------------------------- Grad-CAM
@@ -218,22 +233,21 @@ def _default_layer(model: nn.Module | ZooModel, layer: str | None) -> str:
 
 
 def _grad_cam_parts(
-    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None, keep_graph: bool = False
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets, layer: str | None, keep_graph: bool = False
 ) -> tuple[torch.Tensor, ...]:
-    """Validate, then one forward + backward pass: alphas (C,) and the layer's features (C, h, w).
+    """Validate, then one forward + backward pass: alphas (N, C) and the layer's features (N, C, h, w).
 
     ``keep_graph=True`` also returns the score and the input tensor with the graph kept, for a
     second backward pass (Guided Grad-CAM).
     """
-    check_image(image)
+    check_image(image, batch=True)
     layer = _default_layer(model, layer)
     if not isinstance(layer, str):
         raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
     net = as_module(model)
     get_layer(net, layer)
     classes = classes_of(model)
-    if not callable(target):
-        resolve_class(target, classes)  # names / ranges checked before any hook (range again below)
+    resolve_targets(target, image.shape[0], classes)  # counts, names, ranges before any hook (again below)
     with record(model, layer) as rec:
         device = next(net.parameters()).device
         x = image.detach().to(device).requires_grad_(True)
@@ -241,54 +255,60 @@ def _grad_cam_parts(
         feats = rec.activations.get(layer)
         if feats is None or feats.ndim != 4:
             shape = None if feats is None else tuple(feats.shape)
-            raise ValueError(f"Grad-CAM needs conv feature maps (1, C, h, w) at {layer!r}, got {shape}")
+            raise ValueError(f"Grad-CAM needs conv feature maps (N, C, h, w) at {layer!r}, got {shape}")
         if not score.requires_grad:
             raise ValueError("the class score does not depend on the input")
         (grads,) = torch.autograd.grad(score, feats, retain_graph=keep_graph)
-    alphas = grads[0].mean(dim=(1, 2))
+    alphas = grads.mean(dim=(2, 3))  # images are independent: each gets its own gradients
     if keep_graph:
-        return alphas.detach(), feats[0].detach(), score, x
-    return alphas.detach(), feats[0].detach()
+        return alphas.detach(), feats.detach(), score, x
+    return alphas.detach(), feats.detach()
 
 
 def grad_cam_weights(
-    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None = None
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets, layer: str | None = None
 ) -> torch.Tensor:
     """Grad-CAM's neuron-importance weights ``alpha_k^c = (1/Z) sum_{i,j} dS_c / dA_k(i, j)``.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
-    logits; ``layer`` a conv layer name (default for a ZooModel: its last features, ``bn2``).
-    Returns: (C,) one weight per channel of ``layer``, on the model's device.
+    Inputs: ``image`` (1, 3, H, W) preprocessed or a batch (N, 3, H, W); ``target`` class index,
+    name or callable on the logits, or N classes; ``layer`` a conv layer name (default for a
+    ZooModel: its last features, ``bn2``).
+    Returns: (C,) one weight per channel of ``layer``, on the model's device; (N, C) for a batch
+    or per-image targets.
     """
-    return _grad_cam_parts(model, image, target, layer)[0]
+    alphas = _grad_cam_parts(model, image, target, layer)[0]
+    return alphas if batched_output(image, target) else alphas[0]
 
 
 def grad_cam(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     layer: str | None = None,
     relu: bool = True,
 ) -> torch.Tensor:
     """Grad-CAM of Selvaraju et al. 2017: ``L^c = ReLU(sum_k alpha_k^c A_k)``.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
-    logits (the score before softmax); ``layer`` a conv layer name (default for a ZooModel: the
-    last features ``bn2``); ``relu=False`` keeps the negative evidence.
-    Returns: (h, w) map at the layer's resolution on the model's device.
+    Inputs: ``image`` (1, 3, H, W) preprocessed or a batch (N, 3, H, W); ``target`` class index,
+    name or callable on the logits (the score before softmax), or N classes (one per image);
+    ``layer`` a conv layer name (default for a ZooModel: the last features ``bn2``);
+    ``relu=False`` keeps the negative evidence.
+    Returns: (h, w) map at the layer's resolution on the model's device; (N, h, w) for a batch or
+    per-image targets.
     """
     alphas, feats = _grad_cam_parts(model, image, target, layer)
-    m = torch.einsum("k,khw->hw", alphas, feats)
-    return m.clamp(min=0) if relu else m
+    m = torch.einsum("nk,nkhw->nhw", alphas, feats)
+    m = m.clamp(min=0) if relu else m
+    return m if batched_output(image, target) else m[0]
 
 
 def guided_grad_cam(
-    model: nn.Module | ZooModel, image: torch.Tensor, target: Target, layer: str | None = None
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets, layer: str | None = None
 ) -> torch.Tensor:
     """Guided Grad-CAM: guided backpropagation times the Grad-CAM map upsampled to the input size.
 
     High resolution (from guided backprop) and class-discriminative (from Grad-CAM).
-    Inputs: as :func:`grad_cam`. Returns: (1, 3, H, W) on the model's device, w.r.t. the
+    Inputs: as :func:`grad_cam`. Returns: (N, 3, H, W) on the model's device, w.r.t. the
     preprocessed input (display it with ``plot.signed_rgb``).
     """
     from .backprop import RuleSwitch, relu_rule
@@ -300,6 +320,6 @@ def guided_grad_cam(
         alphas, feats, score, x = _grad_cam_parts(model, image, target, layer, keep_graph=True)
         switch.rule = "guided"
         (gb,) = torch.autograd.grad(score, x)
-    heat = torch.einsum("k,khw->hw", alphas, feats).clamp(min=0)
-    up = F.interpolate(heat[None, None], size=image.shape[-2:], mode="bilinear", align_corners=False)
+    heat = torch.einsum("nk,nkhw->nhw", alphas, feats).clamp(min=0)
+    up = F.interpolate(heat[:, None], size=image.shape[-2:], mode="bilinear", align_corners=False)
     return gb * up

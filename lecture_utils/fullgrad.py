@@ -58,7 +58,7 @@ from torch.nn.modules.conv import _ConvNd
 from .attribution import classes_of
 from .hooks import HookSet, preserved_state
 from .models import ZooModel, as_module
-from .targets import Target, check_image, class_score, resolve_class
+from .targets import Target, Targets, batched_output, check_image, class_score, resolve_class, resolve_targets
 
 __all__ = [
     "FullGradient",
@@ -149,24 +149,17 @@ def _clamp_term(module: nn.Hardtanh, z: torch.Tensor, g: torch.Tensor) -> torch.
     return term
 
 
-def _check_target(model: nn.Module | ZooModel, target: Target) -> None:
-    if not callable(target):
-        resolve_class(target, classes_of(model))  # names / ranges checked before any hook
+def _check_target(model: nn.Module | ZooModel, target: Targets, n_images: int = 1) -> None:
+    resolve_targets(target, n_images, classes_of(model))  # counts, names, ranges before any hook
 
 
-def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Target) -> FullGradient:
-    """The full-gradient decomposition (Srinivas & Fleuret 2019) of the target score.
-
-    Inputs: ``image`` (1, 3, H, W) preprocessed (the network input); ``target`` a class index or
-    name, or a callable on the logits (completeness then needs it to be linear in the logits).
-    Returns: :class:`FullGradient` with the input term, one bias term per conv / linear /
-    batch-norm call and one implicit term per saturated Hardtanh / ReLU6 call, all on the
-    model's device. ``result.residual`` is about 1e-5 of the score for a piecewise-linear network.
-    Batch-norm layers of timm (``BatchNormAct2d``: norm, then ``drop``, then ``act`` inside one
-    module) are handled: the bias term is taken before the activation.
-    """
-    check_image(image)
-    _check_target(model, target)
+def _decompose(
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One forward + backward pass for a batch (N, 3, H, W): ``(scores (N,), input term,
+    bias terms, implicit terms)``, every term with the batch axis first (see :func:`full_gradient`)."""
+    check_image(image, batch=True)
+    _check_target(model, target, image.shape[0])
     for m in as_module(model).modules():
         if isinstance(m, _BatchNorm):
             effective_bias(m)  # refuses batch-statistics norms before any hook is registered
@@ -210,44 +203,69 @@ def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targ
             device = next(net.parameters()).device
             x = image.detach().to(device).requires_grad_(True)
             logits = net(x)
-            score = class_score(logits, target, classes_of(model))
+            idx = resolve_targets(target, x.shape[0], classes_of(model), n_classes=logits.shape[-1])
+            if idx is None:
+                scores = torch.stack([class_score(logits[i : i + 1], target) for i in range(x.shape[0])])
+            else:
+                scores = logits[torch.arange(x.shape[0], device=device), idx]
+            score = scores.sum()  # images are independent: per-image gradients
             if not score.requires_grad:
                 raise ValueError("the target score does not depend on the input")
             grads = torch.autograd.grad(score, [x] + [r[2] for r in records], allow_unused=True)
         finally:
             hooks.remove()
-    result = FullGradient(score=float(score.detach()), input_term=(grads[0] * x).detach())
+    bias_terms: dict[str, torch.Tensor] = {}
+    implicit_terms: dict[str, torch.Tensor] = {}
     for (kind, name, out, factor), g in zip(records, grads[1:]):
         g = torch.zeros_like(out) if g is None else g
         if kind == "bias":
-            result.bias_terms[name] = (g * factor).detach()
+            bias_terms[name] = (g * factor).detach()
         else:
-            result.implicit_terms[name] = _clamp_term(factor[0], factor[1], g).detach()
-    return result
+            implicit_terms[name] = _clamp_term(factor[0], factor[1], g).detach()
+    return scores.detach(), (grads[0] * x).detach(), bias_terms, implicit_terms
+
+
+def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Target) -> FullGradient:
+    """The full-gradient decomposition (Srinivas & Fleuret 2019) of the target score.
+
+    Inputs: ``image`` (1, 3, H, W) preprocessed (the network input); ``target`` a class index or
+    name, or a callable on the logits (completeness then needs it to be linear in the logits).
+    Returns: :class:`FullGradient` with the input term, one bias term per conv / linear /
+    batch-norm call and one implicit term per saturated Hardtanh / ReLU6 call, all on the
+    model's device. ``result.residual`` is about 1e-5 of the score for a piecewise-linear network.
+    Batch-norm layers of timm (``BatchNormAct2d``: norm, then ``drop``, then ``act`` inside one
+    module) are handled: the bias term is taken before the activation.
+    """
+    check_image(image)
+    scores, input_term, bias_terms, implicit_terms = _decompose(model, image, target)
+    return FullGradient(float(scores[0]), input_term, bias_terms, implicit_terms)
 
 
 def postprocess(term: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """FullGrad's ``psi``: absolute value, then min-max scaled to [0, 1] over the whole term.
+    """FullGrad's ``psi``: absolute value, then min-max scaled to [0, 1] over the whole term of
+    each image (all its channels and positions).
 
-    Inputs/Returns: (1, C, h, w).
+    Inputs/Returns: (N, C, h, w).
     """
     a = term.abs()
-    a = a - a.min()
-    return a / (a.max() + eps)
+    dims = tuple(range(1, a.ndim))
+    a = a - a.amin(dim=dims, keepdim=True)
+    return a / (a.amax(dim=dims, keepdim=True) + eps)
 
 
 def _postprocessed_channel_sum(term: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """``postprocess(term).sum(dim=1, keepdim=True)`` in one pass over the term: the min-max
-    scaling is affine, so it can follow the channel sum. (1, C, h, w) -> (1, 1, h, w)."""
+    scaling is affine, so it can follow the channel sum. (N, C, h, w) -> (N, 1, h, w)."""
     a = term.abs()
-    lo, hi = torch.aminmax(a)
+    lo, hi = torch.aminmax(a.flatten(1), dim=1)
+    lo, hi = lo.view(-1, 1, 1, 1), hi.view(-1, 1, 1, 1)
     return (a.sum(dim=1, keepdim=True) - a.shape[1] * lo) / (hi - lo + eps)
 
 
 def fullgrad(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     implicit: bool = True,
     parts: bool = False,
 ) -> torch.Tensor | dict[str, torch.Tensor]:
@@ -255,24 +273,31 @@ def fullgrad(
 
     ``S = psi(grad_x f * x) + sum_layers sum_channels upsample(psi(grad_b f * b))``, with ``psi``
     = :func:`postprocess` and bilinear upsampling to the input size.
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
-    logits; ``implicit`` include the implicit biases of saturated ReLU6 units (they are biases
-    of the local affine map too); ``parts`` return the per-layer maps instead of their sum.
-    Returns: (H, W) non-negative map on the model's device (``parts=True``: dict name -> (H, W):
-    ``"input"``, then the bias terms in forward order, then the implicit terms).
+    Inputs: ``image`` (1, 3, H, W) preprocessed, or a batch (N, 3, H, W) (one forward and backward
+    pass for all); ``target`` class index, name or callable on the logits, or N classes;
+    ``implicit`` include the implicit biases of saturated ReLU6 units (they are biases of the local
+    affine map too); ``parts`` return the per-layer maps instead of their sum.
+    Returns: (H, W) non-negative map on the model's device, (N, H, W) for a batch or per-image
+    targets (``parts=True``: dict name -> such a map: ``"input"``, then the bias terms in forward
+    order, then the implicit terms).
     """
     if not isinstance(implicit, bool) or not isinstance(parts, bool):
         raise TypeError("implicit and parts must be bools")
-    fg = full_gradient(model, image, target)
+    _, input_term, bias_terms, implicit_terms = _decompose(model, image, target)
     h, w = image.shape[-2:]
-    terms = {**fg.bias_terms, **(fg.implicit_terms if implicit else {})}
+    keep = batched_output(image, target)
+    terms = {**bias_terms, **(implicit_terms if implicit else {})}
     terms = {n: t for n, t in terms.items() if t.ndim == 4}  # a linear layer's bias has no position
+
+    def out(m: torch.Tensor) -> torch.Tensor:  # (N, 1, H, W) -> the returned shape
+        return m[:, 0] if keep else m[0, 0]
+
     # resizing is linear: summing the channels first gives the same map, C times cheaper
     if parts:
-        maps = {"input": _postprocessed_channel_sum(fg.input_term)[0, 0]}
+        maps = {"input": out(_postprocessed_channel_sum(input_term))}
         for name, t in terms.items():
-            maps[name] = F.interpolate(_postprocessed_channel_sum(t), size=(h, w), mode="bilinear", align_corners=True)
-            maps[name] = maps[name][0, 0]
+            up = F.interpolate(_postprocessed_channel_sum(t), size=(h, w), mode="bilinear", align_corners=True)
+            maps[name] = out(up)
         return maps
     # ... and so is summing the layers: maps of one resolution are added before one resize
     by_size: dict[tuple[int, int], torch.Tensor] = {}
@@ -280,10 +305,10 @@ def fullgrad(
         m = _postprocessed_channel_sum(t)
         size = tuple(m.shape[-2:])
         by_size[size] = by_size[size] + m if size in by_size else m
-    total = _postprocessed_channel_sum(fg.input_term)[0, 0]
+    total = _postprocessed_channel_sum(input_term)
     for m in by_size.values():
-        total = total + F.interpolate(m, size=(h, w), mode="bilinear", align_corners=True)[0, 0]
-    return total
+        total = total + F.interpolate(m, size=(h, w), mode="bilinear", align_corners=True)
+    return out(total)
 
 
 # --------------------------------------------------------------------------- Integrated Gradients
@@ -346,7 +371,7 @@ def _baseline(image: torch.Tensor, baseline: torch.Tensor | float | None) -> tor
 def integrated_gradients(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     baseline: torch.Tensor | float | None = None,
     steps: int = 32,
     method: str = "trapezoid",
@@ -358,23 +383,26 @@ def integrated_gradients(
     ``IG = (x - x0) * sum_k w_k grad f(x0 + a_k (x - x0))`` with ``a_k = k / steps``:
     ``method="trapezoid"`` k = 0..steps, weights 1/steps (half at both ends);
     ``method="riemann"`` the paper's right Riemann sum, k = 1..steps, weights 1/steps.
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` class index, name or callable on the
-    logits; ``baseline`` x0: ``None`` = zeros of the network input (for a ZooModel the mean colour
-    of its normalization: mid-grey for EfficientNet-Lite0), a number, or a tensor of the image's
-    shape; ``steps`` >= 1 intervals; ``batch_size`` interpolated images per forward/backward pass;
-    ``return_path`` also return an :class:`IGPath` (scores and integrand at the nodes, no extra cost).
-    Returns: attributions (1, 3, H, W) on the model's device; their sum approximates
+    Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` class index, name or callable on the
+    logits, or N classes; ``baseline`` x0: ``None`` = zeros of the network input (for a ZooModel
+    the mean colour of its normalization: mid-grey for EfficientNet-Lite0), a number, or a tensor
+    of the image's shape; ``steps`` >= 1 intervals; ``batch_size`` interpolated images per
+    forward/backward pass (each image's path fills its own passes); ``return_path`` also return an
+    :class:`IGPath` (scores and integrand at the nodes, no extra cost; one image only).
+    Returns: attributions (N, 3, H, W) on the model's device; their sum approximates
     ``f(x) - f(x0)`` (completeness), the closer the more steps.
     """
-    check_image(image)
+    check_image(image, batch=True)
     steps = _int_arg("steps", steps)
     batch_size = _int_arg("batch_size", batch_size)
     if method not in ("trapezoid", "riemann"):
         raise ValueError(f"Unknown method {method!r}: choose 'trapezoid' or 'riemann'")
     if not isinstance(return_path, bool):
         raise TypeError("return_path must be a bool")
-    x0 = _baseline(image, baseline)
-    _check_target(model, target)
+    if return_path and image.shape[0] != 1:
+        raise ValueError(f"return_path needs one image (1, 3, H, W), got a batch of {image.shape[0]}")
+    x0_all = _baseline(image, baseline)
+    idx = resolve_targets(target, image.shape[0], classes_of(model))  # counts, names, ranges first
     if method == "trapezoid":
         alphas = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
         weights = torch.full((steps + 1,), 1.0 / steps, dtype=torch.float64)
@@ -382,30 +410,33 @@ def integrated_gradients(
     else:
         alphas = torch.arange(1, steps + 1, dtype=torch.float64) / steps
         weights = torch.full((steps,), 1.0 / steps, dtype=torch.float64)
-    total = None
-    scores, integrand = [], []
+    attributions = []
     with preserved_state(model) as net:
         device = next(net.parameters()).device
-        x, x0 = image.detach().to(device), x0.to(device)
-        for start in range(0, len(alphas), batch_size):
-            a = alphas[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
-            wk = weights[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
-            xb = (x0 + a * (x - x0)).requires_grad_(True)
-            logits = net(xb)
-            per_item = torch.stack([class_score(logits[i : i + 1], target, classes_of(model)) for i in range(len(a))])
-            (grad,) = torch.autograd.grad(per_item.sum(), xb)  # items are independent: per-item gradients
-            g = (grad * wk).sum(dim=0, keepdim=True)
-            total = g if total is None else total + g
-            scores.append(per_item.detach().double().cpu())
-            integrand.append((grad * (x - x0)).sum(dim=(1, 2, 3)).detach().double().cpu())
+        for i in range(image.shape[0]):
+            t = target if idx is None else idx[i]
+            x, x0 = image[i : i + 1].detach().to(device), x0_all[i : i + 1].to(device)
+            total = None
+            scores, integrand = [], []
+            for start in range(0, len(alphas), batch_size):
+                a = alphas[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
+                wk = weights[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
+                xb = (x0 + a * (x - x0)).requires_grad_(True)
+                logits = net(xb)
+                per_item = torch.stack([class_score(logits[k : k + 1], t, classes_of(model)) for k in range(len(a))])
+                (grad,) = torch.autograd.grad(per_item.sum(), xb)  # items are independent: per-item gradients
+                g = (grad * wk).sum(dim=0, keepdim=True)
+                total = g if total is None else total + g
+                scores.append(per_item.detach().double().cpu())
+                integrand.append((grad * (x - x0)).sum(dim=(1, 2, 3)).detach().double().cpu())
+            attributions.append((x - x0) * total)
         if return_path:
             with torch.no_grad():
-                ends = [class_score(net(v), target, classes_of(model)) for v in (x0, x)]
-    attributions = (x - x0) * total
+                ends = [class_score(net(v), t, classes_of(model)) for v in (x0, x)]
     if not return_path:
-        return attributions
+        return torch.cat(attributions)
     path = IGPath(alphas, weights, torch.cat(scores), torch.cat(integrand), float(ends[1] - ends[0]))
-    return attributions, path
+    return attributions[0], path
 
 
 def path_scores(

@@ -88,6 +88,7 @@ def model_state(model: nn.Module | ZooModel) -> dict[str, Any]:
         "training": {n: m.training for n, m in net.named_modules()},
         "requires_grad": {n: p.requires_grad for n, p in net.named_parameters()},
         "inplace": {n: m.inplace for n, m in net.named_modules() if isinstance(getattr(m, "inplace", None), bool)},
+        "forward overrides": sorted(n for n, m in net.named_modules() if "forward" in vars(m)),
     }
 
 

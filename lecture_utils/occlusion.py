@@ -24,13 +24,14 @@ from __future__ import annotations
 import numbers
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
 from .hooks import get_layer, preserved_state, record
 from .models import ZooModel, as_module
-from .targets import Target, check_image, resolve_class
+from .targets import Targets, batched_output, check_image, resolve_targets
 
 __all__ = [
     "OcclusionSweep",
@@ -88,10 +89,10 @@ def fill_value(model: nn.Module | ZooModel, image: torch.Tensor, fill: float | s
     """The occluder's colour in the network's input space, shape (1, 3, 1, 1).
 
     ``fill`` is ``"grey"`` (RGB 0.5 through the model's normalization; 0 for a plain module, whose
-    input is taken as already centred), ``"mean"`` (the image's mean per channel) or a number (a
-    value in the preprocessed input space).
+    input is taken as already centred), ``"mean"`` (the image's mean per channel: (N, 3, 1, 1)
+    for a batch ``image`` (N, 3, H, W)) or a number (a value in the preprocessed input space).
     """
-    check_image(image)
+    check_image(image, batch=True)
     if isinstance(fill, str):
         if fill == "grey":
             if isinstance(model, ZooModel):
@@ -151,6 +152,39 @@ class OcclusionSweep:
         return self.logits.argmax(dim=-1)
 
 
+def _occluded_logits(
+    net: nn.Module,
+    x: torch.Tensor,
+    colour: torch.Tensor,
+    positions: list[tuple[int, int]],
+    window: int,
+    batch_size: int,
+    after_pass: Callable[[], None] | None = None,
+) -> tuple[torch.Tensor, int]:
+    """Logits of every image of ``x`` (N, 3, H, W) with the occluder at every position.
+
+    The copies of all images are packed into passes of ``batch_size`` (never a pass per image or
+    per position); ``colour`` (1 or N, 3, 1, 1); ``after_pass`` is called after each pass (to
+    read recorded activations). Returns ``(logits (N, P, K) on the CPU, number of passes)``.
+    """
+    n, p = x.shape[0], len(positions)
+    out = []
+    for start in range(0, n * p, batch_size):
+        pairs = range(start, min(start + batch_size, n * p))
+        which = torch.tensor([k // p for k in pairs], device=x.device)
+        xb = x.index_select(0, which)  # a copy per occluder position
+        for j, k in enumerate(pairs):
+            r, c = positions[k % p]
+            xb[j, :, r : r + window, c : c + window] = colour[0 if colour.shape[0] == 1 else k // p]
+        y = net(xb)
+        if y.ndim != 2:
+            raise ValueError(f"occlusion needs logits of shape (N, K), the model returned {tuple(y.shape)}")
+        out.append(y.cpu())
+        if after_pass is not None:
+            after_pass()
+    return torch.cat(out).view(n, p, -1), len(out)
+
+
 def occlusion_sweep(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
@@ -186,7 +220,6 @@ def occlusion_sweep(
     x = image.detach().to(device)
     colour = colour.to(device)
     layers = [layer] if layer is not None else []
-    logits: list[torch.Tensor] = []
     totals: list[torch.Tensor] = []
     n_batches = 0
     with ExitStack() as stack:
@@ -207,17 +240,15 @@ def occlusion_sweep(
             elif channel >= act.shape[1]:
                 raise ValueError(f"channel {channel} out of range: layer {layer!r} has {act.shape[1]} channels")
             feature_map = act[0, channel].cpu()
-        for start in range(0, len(positions), batch_size):
-            chunk = positions[start : start + batch_size]
-            xb = x.repeat(len(chunk), 1, 1, 1)
-            for k, (r, c) in enumerate(chunk):
-                xb[k, :, r : r + window, c : c + window] = colour[0]
-            logits.append(net(xb).cpu())
-            n_batches += 1
+
+        def read_totals() -> None:
             if rec is not None:
                 totals.append(rec.activations[layer][:, channel].sum(dim=(1, 2)).cpu())
+
+        logits, passes = _occluded_logits(net, x, colour, positions, window, batch_size, read_totals)
+        n_batches += passes
     h, w = len(rows), len(cols)
-    out = torch.cat(logits).view(h, w, -1)
+    out = logits[0].view(h, w, -1)
     return OcclusionSweep(
         logits=out,
         base_logits=base[0].cpu(),
@@ -239,7 +270,7 @@ def occlusion_sweep(
 def occlusion(
     model: nn.Module | ZooModel,
     image: torch.Tensor,
-    target: Target,
+    target: Targets,
     window: int = 48,
     stride: int = 16,
     fill: float | str = "grey",
@@ -248,23 +279,35 @@ def occlusion(
 ) -> torch.Tensor:
     """Zeiler & Fergus's occlusion map: the target class's probability per occluder position.
 
-    Inputs: ``image`` (1, 3, H, W) preprocessed; ``target`` a class index or name; ``window``,
-    ``stride`` in pixels; ``fill`` the occluder colour (:func:`fill_value`); ``score`` ``"prob"``
-    (softmax probability, as in Fig. 7 d) or ``"logit"``; ``batch_size`` copies per forward pass.
+    Inputs: ``image`` (1, 3, H, W) preprocessed, or a batch (N, 3, H, W); ``target`` a class index
+    or name, or N of them; ``window``, ``stride`` in pixels; ``fill`` the occluder colour
+    (:func:`fill_value`); ``score`` ``"prob"`` (softmax probability, as in Fig. 7 d) or
+    ``"logit"``; ``batch_size`` occluded copies per forward pass (the copies of all images of a
+    batch are packed together).
     Returns: (h', w') map on the CPU, cell (i, j) = score with the square's top-left corner at
-    ``(i * stride, j * stride)``; low values mark the regions the class depends on.
+    ``(i * stride, j * stride)``; low values mark the regions the class depends on. (N, h', w')
+    for a batch or per-image targets.
     """
-    check_image(image)
+    check_image(image, batch=True)
     if score not in SCORES:
         raise ValueError(f"Unknown score {score!r}: choose one of {', '.join(SCORES)}")
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("occlusion needs one class (an index or a name), not a callable")
     classes = model.classes if isinstance(model, ZooModel) else None
-    idx = resolve_class(target, classes)
-    sweep = occlusion_sweep(model, image, window=window, stride=stride, fill=fill, batch_size=batch_size)
-    if idx >= sweep.logits.shape[-1]:
-        raise ValueError(f"class index {idx} out of range: the model has {sweep.logits.shape[-1]} classes")
-    return sweep.prob_map(idx) if score == "prob" else sweep.logits[..., idx]
+    idx = resolve_targets(target, image.shape[0], classes)
+    rows, cols = occlusion_positions(image.shape[-2:], window, stride)
+    batch_size = _check_int("batch_size", batch_size)
+    net = as_module(model)
+    positions = [(r, c) for r in rows for c in cols]
+    with preserved_state(model), torch.no_grad():
+        device = next(net.parameters()).device
+        colour = fill_value(model, image, fill).to(device)
+        logits, _ = _occluded_logits(net, image.detach().to(device), colour, positions, window, batch_size)
+    if max(idx) >= logits.shape[-1]:
+        raise ValueError(f"class index {max(idx)} out of range: the model has {logits.shape[-1]} classes")
+    values = torch.softmax(logits, dim=-1) if score == "prob" else logits
+    maps = values[torch.arange(len(idx)), :, idx].view(len(idx), len(rows), len(cols))
+    return maps if batched_output(image, target) else maps[0]
 
 
 def strongest_channel(model: nn.Module | ZooModel, image: torch.Tensor, layer: str) -> int:

@@ -1,16 +1,34 @@
-"""Class targets: an index, a class name, or a callable, resolved the same way by every method."""
+"""Class targets: an index, a class name, or a callable, resolved the same way by every method.
+
+Every attribution method takes ``target``: one class (index or name) or a callable on the logits
+for all images, or -- for a batch (N, 3, H, W) -- a sequence (list, tuple, 1-D integer tensor) of
+N classes, one per image (:data:`Targets`). A method's map keeps the batch axis when the input is
+a batch of N > 1 images *or* the targets are given per image, so code that passes a list always
+gets (N, ...) back, also for N = 1; one image with one target gives the map without it, as
+throughout the notebooks.
+"""
 
 from __future__ import annotations
 
 import difflib
 import numbers
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
-__all__ = ["Target", "resolve_class", "class_score", "check_image"]
+__all__ = [
+    "Target",
+    "Targets",
+    "resolve_class",
+    "resolve_targets",
+    "per_image",
+    "batched_output",
+    "class_score",
+    "check_image",
+]
 
 Target = int | str | Callable[[torch.Tensor], torch.Tensor]
+Targets = Target | Sequence[int | str] | torch.Tensor  # one target for all images, or one per image
 
 
 def resolve_class(target: int | str, classes: list[str] | None, n_classes: int | None = None) -> int:
@@ -38,20 +56,62 @@ def resolve_class(target: int | str, classes: list[str] | None, n_classes: int |
     raise TypeError(f"a class target must be an int index or a class name, got {type(target).__name__}")
 
 
-def class_score(logits: torch.Tensor, target: Target, classes: list[str] | None = None) -> torch.Tensor:
-    """The scalar to differentiate: ``sum_n logits[n, target]`` or ``target(logits)`` if callable.
+def per_image(target: object) -> bool:
+    """True when ``target`` gives one class per image (a list, a tuple or a 1-D tensor)."""
+    return isinstance(target, (list, tuple)) or (isinstance(target, torch.Tensor) and target.ndim == 1)
 
-    Inputs: ``logits`` (N, K). Returns: a 0-dim tensor.
+
+def resolve_targets(
+    target: Targets, n_images: int, classes: list[str] | None, n_classes: int | None = None
+) -> list[int] | None:
+    """One class index per image, or ``None`` for a callable target (it sees the whole logits).
+
+    ``target`` one class for all ``n_images`` images, or a sequence of exactly ``n_images`` classes.
+    Raises ``ValueError`` naming the wrong count, index or name, ``TypeError`` for a wrong type;
+    call it before any hook is registered.
+    """
+    if per_image(target):
+        if isinstance(target, torch.Tensor):
+            if target.is_floating_point() or target.dtype == torch.bool:
+                raise TypeError(f"a tensor of targets must hold integer class indices, got {target.dtype}")
+            items: list = target.tolist()
+        else:
+            items = list(target)
+        if len(items) != n_images:
+            raise ValueError(
+                f"got {len(items)} targets for {n_images} image(s): give one class per image, or one class for all"
+            )
+        return [resolve_class(t, classes, n_classes) for t in items]
+    if callable(target):
+        return None
+    if isinstance(target, torch.Tensor):
+        raise TypeError(f"a tensor of targets must be 1-D (one class per image), got shape {tuple(target.shape)}")
+    return [resolve_class(target, classes, n_classes)] * n_images
+
+
+def batched_output(image: torch.Tensor, target: object) -> bool:
+    """Whether a method's map keeps the batch axis: N > 1 images, or targets given per image."""
+    return image.shape[0] > 1 or per_image(target)
+
+
+def class_score(logits: torch.Tensor, target: Targets, classes: list[str] | None = None) -> torch.Tensor:
+    """The scalar to differentiate: ``sum_n logits[n, target_n]`` or ``target(logits)`` if callable.
+
+    Images are independent in eval mode, so the gradient of this sum w.r.t. image ``n`` is the
+    gradient of its own score. Inputs: ``logits`` (N, K); ``target`` one class, N classes or a
+    callable. Returns: a 0-dim tensor.
     """
     if logits.ndim != 2:
         raise ValueError(f"expected logits of shape (N, K), got {tuple(logits.shape)}")
-    if callable(target):
+    if callable(target) and not per_image(target):
         out = target(logits)
         if out.ndim != 0:
             out = out.sum()
         return out
-    idx = resolve_class(target, classes, n_classes=logits.shape[1])
-    return logits[:, idx].sum()
+    idx = resolve_targets(target, logits.shape[0], classes, n_classes=logits.shape[1])
+    if len(set(idx)) == 1:
+        return logits[:, idx[0]].sum()
+    return logits.gather(1, torch.tensor(idx, device=logits.device)[:, None]).sum()
 
 
 def check_image(image: torch.Tensor, name: str = "image", batch: bool = False) -> torch.Tensor:

@@ -156,9 +156,20 @@ def test_hygiene_after_exception_inside_the_block(tiny_cnn):
     before = model_state(tiny_cnn)
     with pytest.raises(RuntimeError, match="boom"):
         with relu_rule(tiny_cnn, "guided"):
-            assert model_state(tiny_cnn)["hooks"] == 1
+            assert model_state(tiny_cnn)["forward overrides"] == ["act"]
             raise RuntimeError("boom")
     assert model_state(tiny_cnn) == before and tiny_cnn.act.inplace
+    assert "forward" not in vars(tiny_cnn.act)
+
+
+def test_relu_rule_does_not_nest(tiny_cnn):
+    before = model_state(tiny_cnn)
+    with relu_rule(tiny_cnn, "guided"):
+        with pytest.raises(RuntimeError, match="already"):
+            with relu_rule(tiny_cnn, "backprop"):
+                pass
+        assert model_state(tiny_cnn)["forward overrides"] == ["act"]  # the outer block still holds
+    assert model_state(tiny_cnn) == before
 
 
 def test_bad_input(effnet, chelsea):
