@@ -46,6 +46,45 @@ def median_time(
     return statistics.median(times), len(times), out
 
 
+def interleaved_medians(
+    fns: dict[str, Callable[[], Any]], repeats: int, device: torch.device | str = "cpu", budget_s: float = 30.0
+) -> dict[str, tuple[float, int, Any] | Exception]:
+    """Median wall times of several functions measured in alternation: one warm-up each, then
+    ``repeats`` rounds that run every function once, so a slow phase of the machine (another process,
+    thermal or memory state) affects all of them alike and their *ratios* stay comparable.
+
+    A function that raises in its warm-up is reported as the exception and left out of the rounds.
+    Stops early (after at least one round) once the rounds took ``budget_s`` per function.
+    Returns ``{name: (median seconds, timed runs, last result) or the exception}``.
+    """
+    out: dict[str, Any] = {}
+    live: dict[str, Callable[[], Any]] = {}
+    for name, fn in fns.items():
+        try:
+            sync(device)
+            out[name] = fn()  # warm-up
+            sync(device)
+            live[name] = fn
+        except Exception as e:  # a peer failing on this model is a result
+            out[name] = e
+    times: dict[str, list[float]] = {name: [] for name in live}
+    spent = 0.0
+    for _ in range(max(1, repeats)):
+        for name, fn in live.items():
+            sync(device)
+            t = time.perf_counter()
+            out[name] = fn()
+            sync(device)
+            times[name].append(time.perf_counter() - t)
+            spent += times[name][-1]
+        if spent > budget_s * max(1, len(live)):
+            break
+    return {
+        name: (statistics.median(times[name]), len(times[name]), out[name]) if name in live else out[name]
+        for name in fns
+    }
+
+
 def try_import(module: str, dist: str | None = None) -> tuple[Any | None, str | None]:
     """``(module, version)``, or ``(None, None)`` when it is not installed. ``dist`` the
     distribution name on PyPI when it differs from the import name (for the version)."""

@@ -29,6 +29,7 @@ from _common import (  # noqa: E402
     fmt_diff,
     fmt_ms,
     fmt_ratio,
+    interleaved_medians,
     machine_line,
     markdown_table,
     median_time,
@@ -565,22 +566,28 @@ def bench_attribution(ctx: Ctx) -> tuple[list[list[Any]], list[list[Any]]]:
     """Returns (peer rows, cost rows)."""
     s = ctx.s
     peer_rows, cost_rows = [], []
-    floors: dict[str, float] = {}
     for m in build_methods(ctx):
         if s.methods and m.name.lower().replace(" ", "_").replace("-", "_") not in s.methods:
             continue
         for b in s.batches:
             x, t = ctx.batch(b)
             print(f"  {m.name}, batch {b} ...", flush=True)
-            ours_fn = lambda m=m, x=x, t=t: list(m.ours(ctx, x, list(t)))  # one batched call, per-image outputs
-            t_ours, n_ours, out = median_time(ours_fn, s.repeats, ctx.device, s.budget_s)
+            # ours, the floor and every peer measured in alternation: their ratios share the machine's state
+            fns = {"ours": lambda m=m, x=x, t=t: list(m.ours(ctx, x, list(t)))}  # one batched call
+            fns["floor"] = m.floor(ctx, b if m.floor_batched else 1)
+            peers = [p for p in m.peers if p.name in s.peers]
+            for p in peers:
+                if ctx.peers.get(p.name) is not None:
+                    fns[p.name] = lambda p=p, x=x, t=t: p.run(ctx, x, t)
+            timed = interleaved_medians(fns, s.repeats, ctx.device, s.budget_s)
+            if isinstance(timed["ours"], Exception) or isinstance(timed["floor"], Exception):
+                raise timed["ours"] if isinstance(timed["ours"], Exception) else timed["floor"]
+            t_ours, _, out = timed["ours"]
             if m.floor_batched:  # the minimal passes for the whole batch, measured as one batch
-                t_floor = median_time(m.floor(ctx, b), s.repeats, ctx.device, s.budget_s)[0]
+                t_floor = timed["floor"][0]
                 floor_desc = m.floor_desc if b == 1 else f"{m.floor_desc}, batch of {b}"
             else:  # the method fills each pass with copies of one image: b one-image floors
-                if m.name not in floors:
-                    floors[m.name] = median_time(m.floor(ctx, 1), s.repeats, ctx.device, s.budget_s)[0]
-                t_floor = b * floors[m.name]
+                t_floor = b * timed["floor"][0]
                 floor_desc = m.floor_desc if b == 1 else f"{b} x ({m.floor_desc})"
             ratio = t_ours / t_floor
             cost_rows.append(
@@ -597,19 +604,15 @@ def bench_attribution(ctx: Ctx) -> tuple[list[list[Any]], list[list[Any]]]:
             ours_cmp = [m.compare(ctx, x[i : i + 1], t[i]) for i in range(b)] if m.compare else out
             ours_maps = [m.to_map(o) for o in ours_cmp]
             peer_rows.append([m.name, b, "ours", "", fmt_ms(t_ours), "1.00", "-", ""])
-            for p in m.peers:
-                if p.name not in s.peers:
-                    continue
+            for p in peers:
                 if ctx.peers.get(p.name) is None:
                     peer_rows.append([m.name, b, p.name, p.api, "-", "-", "-", "not installed: skipped"])
                     continue
-                try:
-                    t_peer, _, pout = median_time(
-                        lambda p=p, x=x, t=t: p.run(ctx, x, t), s.repeats, ctx.device, s.budget_s
-                    )
-                except Exception as e:  # a peer failing on this model is a result, not a crash
+                if isinstance(timed[p.name], Exception):
+                    e = timed[p.name]
                     peer_rows.append([m.name, b, p.name, p.api, "-", "-", "-", f"failed: {type(e).__name__}: {e}"])
                     continue
+                t_peer, _, pout = timed[p.name]
                 diff = max_diff(ours_maps, [p.to_map(o) for o in pout], s.size)
                 notes = [p.note] if p.note else []
                 raw = raw_rel_diff(ours_cmp, pout) if m.to_map is grad_map and p.to_map is grad_map else None
@@ -950,7 +953,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{machine_line(device)}. Peers: " + ", ".join(f"{k} {v}" for k, v in ctx.versions.items()) + ".\n\n"
         f"EfficientNet-Lite0 at {s.size} px, images {', '.join(IMAGES[: max(s.batches)])}"
         f"{' (the 8th mirrored)' if max(s.batches) >= 8 else ''}, "
-        f"target = our top-1 class; median of up to {s.repeats} runs after a warm-up. Every function, ours "
+        f"target = our top-1 class; median of up to {s.repeats} runs after a warm-up, ours, the floor and "
+        "the peers of one row measured in alternation (round by round). Every function, ours "
         "and the peers', gets the whole batch with one target per image (grad-cam's guided backprop takes "
         "one image per call)."
     )

@@ -143,9 +143,9 @@ def _clamp_term(module: nn.Hardtanh, z: torch.Tensor, g: torch.Tensor) -> torch.
     """``g * c`` where ``c`` is what a Hardtanh / ReLU6 with input ``z`` outputs where it is flat
     (slope 0): ``max_val`` where ``z >= max_val``, ``min_val`` where ``z <= min_val``, else 0."""
     lo, hi = float(module.min_val), float(module.max_val)
-    term = g * (z >= hi) * hi
+    term = (g * hi).masked_fill_(z < hi, 0.0)
     if lo != 0.0:  # ReLU6's lower constant is 0: nothing to add
-        term = term + g * (z <= lo) * lo
+        term = term + (g * lo).masked_fill_(z > lo, 0.0)
     return term
 
 
@@ -257,8 +257,11 @@ def _postprocessed_channel_sum(term: torch.Tensor, eps: float = 1e-6) -> torch.T
     """``postprocess(term).sum(dim=1, keepdim=True)`` in one pass over the term: the min-max
     scaling is affine, so it can follow the channel sum. (N, C, h, w) -> (N, 1, h, w)."""
     a = term.abs()
-    lo, hi = torch.aminmax(a.flatten(1), dim=1)
-    lo, hi = lo.view(-1, 1, 1, 1), hi.view(-1, 1, 1, 1)
+    if a.shape[0] == 1:  # one fused pass (aminmax along a dim is far slower than amin + amax on the CPU)
+        lo, hi = torch.aminmax(a)
+    else:
+        flat = a.flatten(1)
+        lo, hi = flat.amin(dim=1).view(-1, 1, 1, 1), flat.amax(dim=1).view(-1, 1, 1, 1)
     return (a.sum(dim=1, keepdim=True) - a.shape[1] * lo) / (hi - lo + eps)
 
 
