@@ -108,7 +108,7 @@ def _features_and_logits(
     model: nn.Module | ZooModel, image: torch.Tensor, layer: str, fc: nn.Linear
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One forward pass: the layer's features (N, C, h, w) and the logits (N, K), both detached."""
-    with record(model, layer, detach=True) as rec, torch.no_grad():
+    with record(model, layer, detach=True, keep_inplace=True) as rec, torch.no_grad():  # no backward: in-place is safe
         net = as_module(model)
         device = next(net.parameters()).device
         logits = net(image.detach().to(device))

@@ -62,9 +62,11 @@ def get_layer(model: nn.Module | ZooModel, layer: str | nn.Module) -> nn.Module:
         raise ValueError(f"the module {type(layer).__name__} given as layer is not part of this model")
     if not isinstance(layer, str):
         raise TypeError(f"layer must be a layer name (str) or a module, got {type(layer).__name__}")
-    modules = dict(net.named_modules())
-    if layer in modules and layer != "":
-        return modules[layer]
+    if layer:
+        try:
+            return net.get_submodule(layer)  # follows the dotted path: no walk over the whole model
+        except AttributeError:
+            pass
     names = layer_names(net)
     close = difflib.get_close_matches(layer, names, n=5, cutoff=0.4)
     hint = f" Close names: {', '.join(close)}." if close else f" Some names: {', '.join(names[:8])}, ..."
@@ -93,32 +95,43 @@ def model_state(model: nn.Module | ZooModel) -> dict[str, Any]:
 
 
 @contextmanager
-def preserved_state(model: nn.Module | ZooModel, freeze: bool = True, eval: bool = True) -> Iterator[nn.Module]:
+def preserved_state(
+    model: nn.Module | ZooModel, freeze: bool = True, eval: bool = True, keep_inplace: bool = False
+) -> Iterator[nn.Module]:
     """Run a method on ``model`` and restore it afterwards, even after an exception.
 
     Inside the block: eval mode (``eval=True``), parameters frozen (``freeze=True``: input gradients
-    only, faster), in-place activations off. Yields the ``nn.Module``.
+    only, faster), in-place activations off (unless ``keep_inplace=True``: safe, and faster, for a
+    forward pass without gradients whose intermediate outputs nobody keeps). Yields the ``nn.Module``.
+    Cheap (well under a millisecond for EfficientNet-Lite0): only flags that change are written.
     """
     net = as_module(model)
-    training = {m: m.training for m in net.modules()}
-    grads = {p: p.requires_grad for p in net.parameters()}
-    inplace = {m: m.inplace for m in net.modules() if isinstance(getattr(m, "inplace", None), bool)}
+    modules = list(net.modules())
+    training = [m.training for m in modules]
+    params = list(net.parameters())
+    grads = [p.requires_grad for p in params]
+    # ``inplace`` is a plain attribute (ReLU, ReLU6, Hardtanh, ...): read it from the instance dict,
+    # as getattr on a module without it would go through nn.Module.__getattr__ and raise
+    inplace = [m for m in modules if m.__dict__.get("inplace") is True] if not keep_inplace else []
     try:
-        if eval:
+        if eval and any(training):
             net.eval()
         if freeze:
-            for p in net.parameters():
-                p.requires_grad_(False)
+            for p, flag in zip(params, grads):
+                if flag:
+                    p.requires_grad_(False)
         for m in inplace:
             m.inplace = False
         yield net
     finally:
-        for m, flag in training.items():
-            m.training = flag
-        for p, flag in grads.items():
-            p.requires_grad_(flag)
-        for m, flag in inplace.items():
-            m.inplace = flag
+        for m, flag in zip(modules, training):
+            if m.training != flag:
+                m.training = flag
+        for p, flag in zip(params, grads):
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
+        for m in inplace:
+            m.inplace = True
 
 
 class HookSet:
@@ -162,6 +175,7 @@ def record(
     gradients: bool = False,
     detach: bool = False,
     freeze: bool = True,
+    keep_inplace: bool = False,
 ) -> Iterator[Recording]:
     """Record the outputs (and, with ``gradients=True``, output gradients) of named layers.
 
@@ -172,6 +186,9 @@ def record(
         rec.activations["bn2"], rec.gradients["bn2"]
 
     ``detach=False`` keeps activations in the autograd graph (to build losses from them).
+    ``keep_inplace=True`` (with ``detach=True``, for a forward pass without gradients) leaves in-place
+    activations on, which is faster; the recorded outputs are then copies, so a later in-place
+    operation cannot change them.
     Unknown layer names raise ``ValueError`` before anything is registered. State is restored
     as in :func:`preserved_state`.
     """
@@ -185,7 +202,7 @@ def record(
     def make_hook(name: str) -> Callable:
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
             out = _first_tensor(output)
-            rec.activations[name] = out.detach() if detach else out
+            rec.activations[name] = (out.detach().clone() if keep_inplace else out.detach()) if detach else out
             if gradients and out.requires_grad:
 
                 def save_grad(grad: torch.Tensor) -> None:
@@ -195,7 +212,9 @@ def record(
 
         return hook
 
-    with preserved_state(model, freeze=freeze):
+    if keep_inplace and (gradients or not detach):
+        raise ValueError("keep_inplace=True is for detached recordings without gradients (detach=True)")
+    with preserved_state(model, freeze=freeze, keep_inplace=keep_inplace):
         try:
             for name, module in modules.items():
                 hooks.add(module.register_forward_hook(make_hook(name)))

@@ -299,7 +299,7 @@ def occlusion(
     batch_size = _check_int("batch_size", batch_size)
     net = as_module(model)
     positions = [(r, c) for r in rows for c in cols]
-    with preserved_state(model), torch.no_grad():
+    with preserved_state(model, keep_inplace=True), torch.no_grad():  # forward only, nothing recorded
         device = next(net.parameters()).device
         colour = fill_value(model, image, fill).to(device)
         logits, _ = _occluded_logits(net, image.detach().to(device), colour, positions, window, batch_size)

@@ -342,13 +342,20 @@ def map_rows(
     cmap: str = "viridis",
     overlay_alpha: float = 0.6,
     suptitle: str | None = None,
+    scale: str | dict[str, str] = "each",
 ) -> Figure:
-    """Rows of feature maps drawn over images, each map upsampled and min-max scaled on its own.
+    """Rows of feature maps drawn over images, each map upsampled and min-max scaled.
 
     Inputs: ``image`` one image (H, W) or (H, W, 3) for all maps -- then it is also shown in a first
     column -- or a list with one image per map column; ``rows`` {row label: [map (h, w), ...]},
-    all rows of the same length; ``col_titles`` one title per map column.
+    all rows of the same length; ``col_titles`` one title per map column; ``scale`` ``"each"``
+    (every map min-max scaled on its own: shapes) or ``"row"`` (one scale per row: strengths
+    compare along the row), or a dict {row label: "each" | "row"} (rows not named: "each").
     """
+    scales = {label: scale.get(label, "each") if isinstance(scale, dict) else scale for label in rows}
+    bad = {k: v for k, v in scales.items() if v not in ("each", "row")}
+    if bad or (isinstance(scale, dict) and set(scale) - set(rows)):
+        raise ValueError(f"scale must be 'each' or 'row' (per row: a dict with row labels), got {scale!r}")
 
     def rgb(a: Any) -> np.ndarray:
         a = to_array(a)
@@ -371,9 +378,11 @@ def map_rows(
         if not per_column:
             axes[r, 0].imshow(backgrounds[0])
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
-        for c, (m, bg) in enumerate(zip(maps, backgrounds)):
+        ups = [upsample_map(m, bg.shape[:2]) for m, bg in zip(maps, backgrounds)]
+        lo, hi = min(float(u.min()) for u in ups), max(float(u.max()) for u in ups)
+        for c, (u, bg) in enumerate(zip(ups, backgrounds)):
             ax = axes[r, c + first]
-            hm = normalize01(upsample_map(m, bg.shape[:2]))
+            hm = normalize01(u) if scales[label] == "each" else (u - lo) / max(hi - lo, 1e-12)
             ax.imshow(bg)
             ax.imshow(hm, cmap=cmap, alpha=overlay_alpha, vmin=0, vmax=1)
             if r == 0 and col_titles is not None:

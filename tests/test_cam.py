@@ -218,3 +218,20 @@ def test_plots_for_cams(effnet, chelsea):
         plot.signed_maps({"x": np.zeros((2, 2, 3))})
     with pytest.raises(ValueError, match="signed_rgb"):
         plot.signed_rgb(np.zeros((4, 4)))
+
+
+def test_map_rows_scales_each_map_or_each_row():
+    bg = np.zeros((8, 8, 3))
+    weak, strong = torch.full((2, 2), 0.1), torch.full((2, 2), 1.0)
+    weak[0, 0], strong[0, 0] = 0.0, 0.0  # min 0 in both maps
+    fig = plot.map_rows([bg, bg], {"each": [weak, strong], "row": [weak, strong]}, scale={"row": "row"})
+    # the overlay is the second image of each axes: scaled on its own, both maps reach 1;
+    # on one row scale, the weak map stays at a tenth of the strong one
+    top = [ax.get_images()[1].get_array().max() for ax in fig.axes[:2]]
+    bottom = [ax.get_images()[1].get_array().max() for ax in fig.axes[2:4]]
+    assert np.allclose(top, [1.0, 1.0]) and np.allclose(bottom, [0.1, 1.0], atol=1e-6)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="scale"):
+        plot.map_rows([bg], {"a": [weak]}, scale="global")
+    with pytest.raises(ValueError, match="scale"):
+        plot.map_rows([bg], {"a": [weak]}, scale={"b": "row"})

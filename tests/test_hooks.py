@@ -33,6 +33,34 @@ def test_inplace_activation_does_not_corrupt_recorded_input(tiny_cnn):
     assert rec["conv"].min() < 0 and rec["conv"].max() > 6
 
 
+def test_keep_inplace_records_copies(tiny_cnn):
+    # in-place ReLU6 stays on (faster forward), yet the recorded conv output is not overwritten
+    x = torch.randn(1, 3, 8, 8) * 10
+    with torch.no_grad(), record(tiny_cnn, "conv", detach=True, keep_inplace=True) as rec:
+        assert tiny_cnn.act.inplace is True
+        out = tiny_cnn(x)
+    with torch.no_grad(), record(tiny_cnn, "conv", detach=True) as ref:
+        assert torch.equal(tiny_cnn(x), out)
+    assert torch.equal(rec["conv"], ref["conv"]) and rec["conv"].min() < 0 and rec["conv"].max() > 6
+    with pytest.raises(ValueError, match="detach=True"):
+        with record(tiny_cnn, "conv", keep_inplace=True):
+            pass
+    assert hook_count(tiny_cnn) == 0 and tiny_cnn.act.inplace is True
+
+
+def test_preserved_state_restores_exactly_what_it_changed(tiny_cnn):
+    tiny_cnn.train()
+    tiny_cnn.fc.weight.requires_grad_(False)
+    before = model_state(tiny_cnn)
+    with preserved_state(tiny_cnn) as net:
+        assert not net.training and not net.conv.training and net.act.inplace is False
+        assert not any(p.requires_grad for p in net.parameters())
+    assert model_state(tiny_cnn) == before and tiny_cnn.conv.training
+    with preserved_state(tiny_cnn, keep_inplace=True, freeze=False, eval=False) as net:
+        assert net.act.inplace is True and net.training and net.conv.weight.requires_grad
+    assert model_state(tiny_cnn) == before
+
+
 def test_unknown_layer_lists_close_names(effnet):
     with pytest.raises(ValueError, match="Unknown layer 'block.3'.*Close names: blocks.3"):
         get_layer(effnet, "block.3")
