@@ -378,7 +378,7 @@ def integrated_gradients(
     baseline: torch.Tensor | float | None = None,
     steps: int = 32,
     method: str = "trapezoid",
-    batch_size: int = 16,
+    batch_size: int = 8,
     return_path: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, IGPath]:
     """Integrated Gradients (Sundararajan, Taly & Yan 2017).
@@ -390,7 +390,8 @@ def integrated_gradients(
     logits, or N classes; ``baseline`` x0: ``None`` = zeros of the network input (for a ZooModel
     the mean colour of its normalization: mid-grey for EfficientNet-Lite0), a number, or a tensor
     of the image's shape; ``steps`` >= 1 intervals; ``batch_size`` interpolated images per
-    forward/backward pass (each image's path fills its own passes); ``return_path`` also return an
+    forward/backward pass (each image's path fills its own passes; 8 was the fastest on a 2-core
+    CPU, 1.7x faster than 16, see benchmarks/RESULTS.md); ``return_path`` also return an
     :class:`IGPath` (scores and integrand at the nodes, no extra cost; one image only).
     Returns: attributions (N, 3, H, W) on the model's device; their sum approximates
     ``f(x) - f(x0)`` (completeness), the closer the more steps.
