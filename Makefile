@@ -40,11 +40,12 @@ test: lint browser-deps
 
 # The static HTML edition (stored outputs, no kernel needed): build/site/index.html
 site: $(STAMP)
-	$(PY) -m lecture_utils.site build/site
+	$(PY) tools/build_site.py build/site
 
-# Student versions of the notebooks (build/student/notebooks) and the checks' expected values (data/homework)
+# Student versions of the notebooks (build/student/notebooks), the checks' expected values (data/homework),
+# then every check run against its solution and its stub: a table (also in build/student/solutions_check.md)
 homework: $(STAMP)
-	$(PY) -m lecture_utils.homework build
+	$(PY) tools/homework_build.py build
 
 # Re-execute notebooks with full settings and store their outputs (NB=notebooks/NN_x.ipynb for one).
 NB ?= notebooks/*.ipynb

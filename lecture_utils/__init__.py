@@ -18,11 +18,53 @@ Submodules:
 - ``chairs``, ``upconv`` rendered chairs and the up-convolutional generator (lecture 15)
 - ``style``, ``texture``, ``doodle``, ``stylize`` Gram matrices, textures, doodles, style transfer (16-18)
 - ``fastnet``, ``superres``, ``multistyle`` feed-forward stylization, super-resolution, conditional IN (19-21)
-- ``site``     the static HTML edition (``python -m lecture_utils.site``)
-- ``homework`` exercises with automatic checks, student versions (``python -m lecture_utils.homework build``)
+- ``homework`` exercises with automatic checks (the student-version build and the static site live in ``tools/``)
 - ``plot``     figures (grids, filters, overlays); compute stays elsewhere
 - ``widgets``  layer / class / image pickers for the notebooks
 - ``config``   the quick-mode switch (``pick(full=..., quick=...)``)
+- ``checks``   argument checks with one policy (below), ``device_of``
+
+Conventions
+-----------
+**Arguments.** A wrong *type* raises ``TypeError``, a wrong *value* (range, choice, shape, NaN/inf)
+``ValueError``; every message names the argument, what it got, what it expects and, where it
+helps, what to do (:mod:`lecture_utils.checks`). Every method checks its inputs before it
+registers a hook or runs a pass, and leaves the model as it found it (no hook, flag, replaced
+``forward`` or ``.grad``), also when it raises; calls on one model from several threads run one
+after the other (:func:`lecture_utils.hooks.model_lock`).
+
+**Images.** Methods take *preprocessed* input, ``zoo.preprocess(img)``: a float tensor
+(1, 3, H, W) or a batch (N, 3, H, W), N >= 1, at least 8 x 8, finite, and -- for a ``ZooModel`` --
+inside the model's input range (raw 0-255 pixels are refused: "did you forget zoo.preprocess?").
+``preprocess`` itself takes PIL images, (H, W, 3) arrays and (3, H, W) / (N, 3, H, W) tensors by
+one rule: uint8 is 0-255, float is [0, 1]. A float64 / float16 image is converted to the model's
+dtype (float32), so results come back in float32.
+
+**What ``layer`` names**, per method family:
+
+- a *weighted* layer whose activations are combined: ``grad_cam`` / ``guided_grad_cam`` /
+  ``grad_cam_weights`` (the conv layer Grad-CAM weights), ``cam`` / ``cam_maps`` (the last conv
+  features, with ``fc`` the linear classifier after global average pooling);
+- the layer of a *unit* or channel (with ``channel``): ``guided_backprop`` / ``deconvnet_backprop`` /
+  ``backprop_gradient`` (the unit is the channel's maximum over space, its value for a vector
+  output such as the classifier), ``occlusion_sweep`` (the channel's sum over space),
+  ``deconvnet``, ``activations``, ``optimize`` objectives (see each);
+- a layer to *record* or *invert*: ``hooks.record`` / ``run_until``, ``inversion``, ``style`` losses.
+
+**Batch axis.** A map keeps the batch axis when the input is a batch of N > 1 images *or* the
+targets are given per image (a list, tuple or 1-D tensor); one image with one target gives the map
+without it, (h, w) (:func:`lecture_utils.targets.batched_output`). Gradients with respect to the
+input (``input_gradient``, ``smooth_grad``, the ReLU rules, IG, Guided Grad-CAM) always keep it:
+(N, 3, H, W), like the input.
+
+**Device.** Maps and gradients come back on the model's device (``occlusion`` too). Small
+summaries -- ``OcclusionSweep``, ``IGPath``, ``path_scores``, ``pixel_perturbation``,
+``deletion_curve`` -- are CPU tensors; what is meant for plotting directly (``deprocess``,
+``render``) is NumPy.
+
+**Random numbers.** A function that draws random numbers takes ``seed`` (SmoothGrad's noise,
+the randomization cascade, ``random_map``, ``crop_pool``) and draws from a private generator: the
+global torch, NumPy and Python random states are left as found.
 """
 
 __version__ = "0.1.0"

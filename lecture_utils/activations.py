@@ -15,13 +15,14 @@ convolution), so they are dense and signed: their zeros are not "off" units.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .hooks import HookSet, StopForward, get_layer, record
+from .checks import check_finite, check_int, device_of
+from .hooks import get_layer, run_until
 from .models import ZooModel, as_module
 from .targets import check_image
 
@@ -33,6 +34,8 @@ __all__ = [
     "PoolCache",
     "TopPatches",
     "top_patches",
+    "pool_maxima",
+    "strongest",
 ]
 
 
@@ -46,11 +49,10 @@ def _check_layers(model: nn.Module | ZooModel, layers: str | Sequence[str]) -> l
 
 
 def _check_channel(channel: int, n: int, layer: str) -> int:
-    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
-        raise TypeError(f"channel must be an int, got {type(channel).__name__}")
-    if not 0 <= int(channel) < n:
+    channel = check_int(channel, "channel")
+    if not 0 <= channel < n:
         raise ValueError(f"channel {channel} out of range: layer {layer!r} has {n} channels (0..{n - 1})")
-    return int(channel)
+    return channel
 
 
 def relu_layers(model: nn.Module | ZooModel) -> list[str]:
@@ -59,25 +61,9 @@ def relu_layers(model: nn.Module | ZooModel) -> list[str]:
 
 
 @torch.no_grad()
-def _run_until(net: nn.Module, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
-    """Forward ``x`` and return the outputs of ``layers``, stopping as soon as all were seen."""
-    hooks = HookSet()
-    with record(net, layers, detach=True) as rec:
-        try:
-
-            def stop(*_: Any) -> None:
-                if len(rec.activations) == len(layers):
-                    raise StopForward
-
-            for name in layers:  # registered after record's hooks: runs after the capture
-                hooks.add(get_layer(net, name).register_forward_hook(stop))
-            try:
-                net(x)
-            except StopForward:
-                pass
-        finally:
-            hooks.remove()
-        return dict(rec.activations)
+def _run_until(model: nn.Module | ZooModel, x: torch.Tensor, layers: list[str]) -> dict[str, torch.Tensor]:
+    """``hooks.run_until`` on the model's device, without gradients: the outputs of ``layers``."""
+    return run_until(model, x.to(device_of(model)), layers)
 
 
 def feature_maps(
@@ -90,9 +76,9 @@ def feature_maps(
     Returns: {layer: (C, h, w) tensor on the CPU}.
     """
     check_image(image)
+    check_finite(image, "image")
     names = _check_layers(model, layers)
-    net = as_module(model)
-    acts = _run_until(net, image.to(next(net.parameters()).device), names)
+    acts = _run_until(model, image, names)
     out = {}
     for name in names:
         a = acts[name]
@@ -116,9 +102,9 @@ def zero_fraction(
         layers = relu_layers(model)
         if not layers:
             raise ValueError(f"{type(as_module(model)).__name__} has no nn.ReLU layers; pass layers=[...]")
+    check_finite(image, "image")
     names = _check_layers(model, layers)
-    net = as_module(model)
-    acts = _run_until(net, image.to(next(net.parameters()).device), names)
+    acts = _run_until(model, image, names)
     return {name: float((acts[name] == 0).float().mean()) for name in names}
 
 
@@ -136,6 +122,8 @@ def crops_to_input(model: nn.Module | ZooModel, crops: np.ndarray) -> torch.Tens
     if arr.dtype == np.uint8:
         x = torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 255.0
     elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise ValueError("float crops contain NaN or inf: expected finite values in [0, 1]")
         if arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
             raise ValueError("float crops must lie in [0, 1]")
         x = torch.from_numpy(arr.astype(np.float32)).permute(0, 3, 1, 2)
@@ -143,7 +131,7 @@ def crops_to_input(model: nn.Module | ZooModel, crops: np.ndarray) -> torch.Tens
         raise ValueError(f"crops must be uint8 or float in [0, 1], got dtype {arr.dtype}")
     if isinstance(model, ZooModel):
         return model.preprocess(x, size=0)
-    return x.to(next(as_module(model).parameters()).device)
+    return x.to(device_of(model))
 
 
 class PoolCache:
@@ -165,8 +153,7 @@ class PoolCache:
     def __init__(
         self, model: nn.Module | ZooModel, crops: np.ndarray, batch_size: int = 32, inside: bool = True
     ) -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        batch_size = check_int(batch_size, "batch_size", low=1)
         self.inside = bool(inside)
         self.net = as_module(model)
         self.model = model
@@ -188,27 +175,78 @@ class PoolCache:
             return self
         if self._input is None:
             self._input = crops_to_input(self.model, self.crops)
-        vals: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        poss: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-        for start in range(0, len(self._input), self.batch_size):
-            acts = _run_until(self.net, self._input[start : start + self.batch_size], names)
-            for name in names:
-                a = acts[name]
-                if a.ndim != 4:
-                    raise ValueError(f"layer {name!r} gives an output of shape {tuple(a.shape)}, not a feature map")
-                if self.inside:
-                    mask = _inside_mask(self.model, name, tuple(a.shape[-2:]), tuple(self._input.shape[-2:]))
-                    if mask is not None:
-                        a = a.masked_fill(~mask.to(a.device), float("-inf"))
-                v, idx = a.flatten(2).max(dim=2)
-                w = a.shape[-1]
-                vals[name].append(v.cpu())
-                poss[name].append(torch.stack([idx // w, idx % w], dim=-1).cpu())
-                self.shapes[name] = tuple(a.shape[-2:])
-        for name in names:
-            self.values[name] = torch.cat(vals[name])
-            self.positions[name] = torch.cat(poss[name])
+        crop_hw = tuple(self._input.shape[-2:])
+
+        def mask(name: str, hw: tuple[int, int]) -> torch.Tensor | None:
+            return _inside_mask(self.model, name, hw, crop_hw) if self.inside else None
+
+        values, positions, shapes = pool_maxima(self.net, self._input, names, self.batch_size, mask)
+        self.values.update(values)
+        self.positions.update(positions)
+        self.shapes.update(shapes)
         return self
+
+
+@torch.no_grad()
+def pool_maxima(
+    model: nn.Module | ZooModel,
+    inputs: torch.Tensor,
+    layers: Sequence[str],
+    batch_size: int = 32,
+    mask: Callable[[str, tuple[int, int]], torch.Tensor | None] | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, tuple[int, int]]]:
+    """For every input, every channel of each of ``layers``: its spatial maximum and where it is.
+    The one "per-channel maxima over a pool" of the package (:class:`PoolCache`,
+    :func:`lecture_utils.deconvnet.channel_maxima`); each batch's forward pass stops after the
+    deepest of ``layers``.
+
+    Inputs: ``inputs`` (N, 3, H, W) network input; ``mask(layer, (h, w))`` a (h, w) bool tensor of
+    the positions that count, or ``None`` (all count).
+    Returns: ``values`` {layer: (N, C)}, ``positions`` {layer: (N, C, 2) (row, col)} and
+    ``shapes`` {layer: (h, w)}, on the CPU.
+    """
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    names = list(dict.fromkeys(layers))
+    vals: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    poss: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    shapes: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(inputs), batch_size):
+        acts = _run_until(model, inputs[start : start + batch_size], names)
+        for name in names:
+            a = acts[name]
+            if a.ndim != 4:
+                raise ValueError(f"layer {name!r} gives an output of shape {tuple(a.shape)}, not a feature map")
+            keep = mask(name, tuple(a.shape[-2:])) if mask is not None else None
+            if keep is not None:
+                a = a.masked_fill(~keep.to(a.device), float("-inf"))
+            v, idx = a.flatten(2).max(dim=2)
+            w = a.shape[-1]
+            vals[name].append(v.cpu())
+            poss[name].append(torch.stack([idx // w, idx % w], dim=-1).cpu())
+            shapes[name] = tuple(a.shape[-2:])
+    return {n: torch.cat(v) for n, v in vals.items()}, {n: torch.cat(p) for n, p in poss.items()}, shapes
+
+
+def strongest(values: torch.Tensor, k: int, distinct: bool = True, tol: float = 1e-6) -> list[int]:
+    """Indices of the ``k`` largest of ``values`` (N,), strongest first (ties: the smaller index).
+
+    ``distinct`` skips a value equal (to ``tol``, relative) to one already chosen -- overlapping
+    crops repeat the same patch -- unless fewer than ``k`` distinct values exist (then the best of
+    the skipped ones fill up). The one ranking of "top patches" in the package.
+    """
+    ranked = torch.argsort(values, descending=True, stable=True).tolist()
+    chosen: list[int] = []
+    if distinct:
+        for i in ranked:
+            v = float(values[i])
+            if not any(abs(v - float(values[j])) <= tol * max(abs(v), 1e-12) for j in chosen):
+                chosen.append(i)
+            if len(chosen) == k:
+                break
+    taken = set(chosen)
+    chosen += [i for i in ranked if i not in taken][: int(k) - len(chosen)]
+    chosen.sort(key=lambda i: (-float(values[i]), i))
+    return chosen
 
 
 @dataclass
@@ -282,6 +320,20 @@ def _cut(crop: np.ndarray, box: tuple[int, int, int, int], fill: int = 128) -> t
     return clipped, full
 
 
+def _check_pool(crops: np.ndarray, k: int) -> np.ndarray:
+    """The pool as an array (N, S, S, 3), checked, and ``k`` in 1..N."""
+    arr = np.asarray(crops)
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"crops must be an array of shape (N, S, S, 3), got {arr.shape}")
+    if len(arr) == 0:
+        raise ValueError("the pool of crops is empty")
+    if check_int(k, "k") < 1:
+        raise ValueError(f"k must be a positive integer (>= 1), got {k!r}")
+    if k > len(arr):
+        raise ValueError(f"k={k} is larger than the pool ({len(arr)} crops)")
+    return arr
+
+
 def top_patches(
     model: nn.Module | ZooModel,
     crops: np.ndarray,
@@ -311,17 +363,8 @@ def top_patches(
     the pool, an empty or malformed pool, or a cache of another model/pool.
     """
     names = _check_layers(model, layer)
-    arr = np.asarray(crops)
-    if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"crops must be an array of shape (N, S, S, 3), got {arr.shape}")
-    if len(arr) == 0:
-        raise ValueError("the pool of crops is empty")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if k > len(arr):
-        raise ValueError(f"k={k} is larger than the pool ({len(arr)} crops)")
-    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
-        raise TypeError(f"channel must be an int, got {type(channel).__name__}")
+    arr = _check_pool(crops, k)
+    check_int(channel, "channel")
     if cache is None:
         cache = PoolCache(model, crops, batch_size=batch_size, inside=inside)
     elif not cache.matches(model, crops):
@@ -332,18 +375,7 @@ def top_patches(
     values = cache.values[layer]
     channel = _check_channel(channel, values.shape[1], layer)
     col = values[:, channel]
-    ranked = torch.argsort(col, descending=True, stable=True).tolist()
-    chosen: list[int] = []
-    if distinct:
-        for i in ranked:
-            v = float(col[i])
-            if not any(abs(v - float(col[j])) <= 1e-6 * max(abs(v), 1e-12) for j in chosen):
-                chosen.append(i)
-            if len(chosen) == k:
-                break
-    taken = set(chosen)
-    chosen += [i for i in ranked if i not in taken][: int(k) - len(chosen)]
-    chosen.sort(key=lambda i: (-float(col[i]), i))
+    chosen = strongest(col, k, distinct)
     order = torch.as_tensor(chosen, dtype=torch.long)
     idx = order.numpy().astype(np.int64)
     pos = cache.positions[layer][order, channel].numpy()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .checks import check_number
 from .hooks import preserved_state
 from .models import ZooModel
-from .targets import Target, check_image, resolve_class
+from .targets import Target, check_class_target, check_image, model_input, resolve_class
 
 __all__ = ["fgsm"]
 
@@ -27,12 +28,12 @@ def fgsm(model: ZooModel, image: torch.Tensor, target: Target, epsilon: float = 
     """
     if not isinstance(model, ZooModel):
         raise TypeError("fgsm needs a ZooModel (it steps in RGB pixel space through model.normalize)")
-    check_image(image)
-    if not 0 < float(epsilon) <= 1:
-        raise ValueError(f"epsilon must lie in (0, 1] (pixel units), got {epsilon}")
+    check_image(image, model=model)
+    epsilon = check_number(epsilon, "epsilon", low=0, strict_low=True, high=1)  # pixel units
+    check_class_target(model, target)
     idx = resolve_class(target, model.classes)
     with preserved_state(model) as net:
-        rgb = model.normalize.inverse(image.detach().to(model.device)).clamp(0, 1).requires_grad_(True)
+        rgb = model.normalize.inverse(model_input(image, net)).clamp(0, 1).requires_grad_(True)
         loss = F.cross_entropy(net(model.normalize(rgb)), torch.tensor([idx], device=rgb.device))
         (grad,) = torch.autograd.grad(loss, rgb)
         adv = (rgb + epsilon * grad.sign()).clamp(0, 1)

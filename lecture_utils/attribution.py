@@ -12,15 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .checks import check_int, check_number
 from .hooks import preserved_state
-from .models import ZooModel
-from .targets import Targets, batched_output, check_image, class_score, resolve_targets
+from .models import ZooModel, classes_of
+from .targets import Targets, batched_output, check_image, class_score, model_input, resolve_for
 
 __all__ = ["input_gradient", "saliency", "classes_of"]
-
-
-def classes_of(model: nn.Module | ZooModel) -> list[str] | None:
-    return model.classes if isinstance(model, ZooModel) else None
 
 
 def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targets) -> torch.Tensor:
@@ -30,11 +27,10 @@ def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Tar
     logits, or N classes (one per image).
     Returns: gradient (N, 3, H, W), same device as the model.
     """
-    check_image(image, batch=True)
-    resolve_targets(target, image.shape[0], classes_of(model))  # checked before any forward pass
+    check_image(image, batch=True, model=model)
+    resolve_for(model, target, image.shape[0])  # checked before any forward pass
     with preserved_state(model) as net:
-        device = next(net.parameters()).device
-        x = image.detach().to(device).requires_grad_(True)
+        x = model_input(image, net).requires_grad_(True)
         score = class_score(net(x), target, classes_of(model))
         (grad,) = torch.autograd.grad(score, x)
     return grad
@@ -71,27 +67,23 @@ def smooth_grad(
     Returns: averaged gradient (N, 3, H, W) on the model's device (``noise=0`` gives
     :func:`input_gradient`).
     """
-    import numbers
-
-    check_image(image, batch=True)
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise <= 10:
-        raise ValueError(f"noise must be a number in [0, 10] (a fraction of the input range), got {noise!r}")
-    for name, v in (("n_samples", n_samples), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {v!r}")
-    idx = resolve_targets(target, image.shape[0], classes_of(model))  # before any forward pass
-    generator = torch.Generator().manual_seed(int(seed))
+    check_image(image, batch=True, model=model)
+    noise = check_number(noise, "noise", low=0, high=10)  # a fraction of the input range
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    idx = resolve_for(model, target, image.shape[0])  # before any forward pass
+    generator = torch.Generator().manual_seed(check_int(seed, "seed"))  # private: the global RNG is untouched
     noises = torch.randn((n_samples, *image.shape[1:]), generator=generator)  # the same for any batch_size
     out = []
     with preserved_state(model) as net:
-        device = next(net.parameters()).device
-        for i in range(image.shape[0]):  # each image already fills its passes with its noisy copies
-            x = image[i : i + 1].detach().to(device)
+        images = model_input(image, net)
+        for i in range(images.shape[0]):  # each image already fills its passes with its noisy copies
+            x = images[i : i + 1]
             t = target if idx is None else idx[i]
-            sigma = float(noise) * float(x.max() - x.min())
+            sigma = noise * float(x.max() - x.min())
             total = None
             for start in range(0, n_samples, batch_size):
-                eps = noises[start : start + batch_size].to(device=device, dtype=x.dtype)
+                eps = noises[start : start + batch_size].to(device=x.device, dtype=x.dtype)
                 xb = (x + sigma * eps).requires_grad_(True)
                 score = class_score(net(xb), t, classes_of(model))  # sum over the copies: per-copy gradients
                 (grad,) = torch.autograd.grad(score, xb)

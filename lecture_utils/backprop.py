@@ -42,9 +42,10 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .hooks import HookSet, StopForward, get_layer, preserved_state
-from .models import ZooModel, as_module
-from .targets import Targets, check_image, class_score, resolve_targets
+from .checks import check_choice, check_int
+from .hooks import forward_until_stop, get_layer, model_lock, preserved_state, record, stop_after
+from .models import ZooModel, as_module, classes_of
+from .targets import Targets, check_image, class_score, model_input, resolve_for
 
 __all__ = [
     "RULES",
@@ -64,10 +65,11 @@ RULES = ("backprop", "deconvnet", "guided")
 
 
 def check_rule(rule: str) -> str:
-    """Validate a rule name (one of :data:`RULES`)."""
-    if not isinstance(rule, str) or rule not in RULES:
-        raise ValueError(f"Unknown rule {rule!r}: choose one of {', '.join(RULES)}")
-    return rule
+    """Validate a rule name (one of :data:`RULES`): ``TypeError`` for a non-string, ``ValueError``
+    for an unknown name."""
+    if isinstance(rule, str) and rule not in RULES:
+        raise ValueError(f"Unknown rule {rule!r}: rule must be one of {', '.join(map(repr, RULES))}")
+    return check_choice(rule, "rule", RULES)
 
 
 class RuleSwitch:
@@ -142,9 +144,6 @@ def relu_rule(model: nn.Module | ZooModel, rule: str | RuleSwitch) -> Iterator[n
     if not isinstance(rule, RuleSwitch):
         check_rule(rule)
     relus = [m for _, m in relu_modules(model)]
-    for m in relus:
-        if "forward" in vars(m):
-            raise RuntimeError(f"{type(m).__name__} already has a forward of its own: is relu_rule already active?")
 
     def rule_forward(upper: float) -> Any:
         def forward(x: torch.Tensor) -> torch.Tensor:
@@ -152,18 +151,24 @@ def relu_rule(model: nn.Module | ZooModel, rule: str | RuleSwitch) -> Iterator[n
 
         return forward
 
-    with preserved_state(model) as net:
-        try:
-            for m in relus:
-                m.forward = rule_forward(_upper(m))  # an instance attribute shadows the class's forward
-            yield net
-        finally:
-            for m in relus:
-                vars(m).pop("forward", None)
+    with model_lock(model):  # another thread's rule cannot be seen (or undone) by this block
+        for m in relus:
+            if "forward" in vars(m):
+                raise RuntimeError(f"{type(m).__name__} already has a forward of its own: is relu_rule already active?")
+        with preserved_state(model) as net:
+            try:
+                for m in relus:
+                    m.forward = rule_forward(_upper(m))  # an instance attribute shadows the class's forward
+                yield net
+            finally:
+                for m in relus:
+                    vars(m).pop("forward", None)
 
 
-def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) -> nn.Module | None:
-    """Validate the (target | layer, channel) choice before anything is registered."""
+def _check_unit(net: nn.Module, target: Any, layer: str | nn.Module | None, channel: Any) -> str | None:
+    """Validate the (target | layer, channel) choice before anything is registered.
+
+    Returns the unit's layer name (``None`` for a class target)."""
     if layer is None and channel is None:
         if target is None:
             raise ValueError("give a class target, or a layer and a channel")
@@ -172,11 +177,21 @@ def _check_unit(net: nn.Module, target: Any, layer: str | None, channel: Any) ->
         raise ValueError("a unit target needs both layer and channel (got only one of them)")
     if target is not None:
         raise ValueError("give either a class target or a (layer, channel) unit, not both; pass target=None")
-    if isinstance(channel, bool) or not isinstance(channel, int):
-        raise TypeError(f"channel must be an int, got {type(channel).__name__}")
-    if channel < 0:
-        raise ValueError(f"channel must be >= 0, got {channel}")
-    return get_layer(net, layer)
+    check_int(channel, "channel", low=0)
+    module = get_layer(net, layer)
+    return next(n for n, m in net.named_modules() if m is module) if isinstance(layer, nn.Module) else layer
+
+
+def _unit_score(out: torch.Tensor | None, layer: str, channel: int) -> torch.Tensor:
+    """The unit of every image, summed: the max over space of ``out[n, channel]`` for a feature map
+    (N, C, h, w), the value itself for a vector output (N, C) (a linear layer's unit)."""
+    if out is None or out.ndim < 2:
+        shape = None if out is None else tuple(out.shape)
+        raise ValueError(f"layer {layer!r} gave no (N, C, ...) output to take a channel from (got {shape})")
+    if channel >= out.shape[1]:
+        raise ValueError(f"channel {channel} out of range: layer {layer!r} has {out.shape[1]} channels")
+    unit = out[:, channel]
+    return (unit.flatten(1).amax(dim=1) if unit.ndim > 1 else unit).sum()  # images are independent
 
 
 def input_gradient_with_rule(
@@ -192,47 +207,28 @@ def input_gradient_with_rule(
     Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` a class index or name (or a callable
     on the logits), or N classes (one per image) -- or ``None`` when ``layer`` and ``channel`` are
     given: then the quantity differentiated is, per image, the *unit* ``max over space of
-    layer_output[n, channel]`` (the forward pass stops after ``layer``). ``rule`` one of
+    layer_output[n, channel]`` (``layer_output[n, channel]`` for a layer with vector output, such
+    as a classifier); the forward pass stops after ``layer``. ``rule`` one of
     ``"backprop"``, ``"deconvnet"``, ``"guided"``. One forward and one backward pass for the batch.
     Returns: gradient (N, 3, H, W) on the model's device (w.r.t. the preprocessed input).
     """
-    check_image(image, batch=True)
+    check_image(image, batch=True, model=model)
     check_rule(rule)
     net = as_module(model)
-    module = _check_unit(net, target, layer, channel)
-    classes = model.classes if isinstance(model, ZooModel) else None
-    if module is None:
-        resolve_targets(target, image.shape[0], classes)  # counts, names and ranges before any hook
-    captured: dict[str, torch.Tensor] = {}
-
-    def capture(mod: nn.Module, inputs: Any, output: Any) -> None:
-        captured["out"] = output[0] if isinstance(output, (tuple, list)) else output
-        raise StopForward
-
+    unit_layer = _check_unit(net, target, layer, channel)
+    if unit_layer is None:
+        resolve_for(model, target, image.shape[0])  # counts, names and ranges before any hook
     with relu_rule(model, rule):
-        hooks = HookSet()
-        try:
-            device = next(net.parameters()).device
-            x = image.detach().to(device).requires_grad_(True)
-            if module is None:
-                score = class_score(net(x), target, classes)
-            else:
-                hooks.add(module.register_forward_hook(capture))  # sees the output of the rule's forward
-                try:
-                    net(x)
-                except StopForward:
-                    pass
-                out = captured.get("out")
-                if out is None or out.ndim < 2:
-                    raise ValueError(f"layer {layer!r} gave no (N, C, ...) output to take a channel from")
-                if channel >= out.shape[1]:
-                    raise ValueError(f"channel {channel} out of range: layer {layer!r} has {out.shape[1]} channels")
-                score = out[:, channel].flatten(1).amax(dim=1).sum()  # images are independent
-            if not score.requires_grad:
-                raise ValueError("the target does not depend on the input")
-            (grad,) = torch.autograd.grad(score, x)
-        finally:
-            hooks.remove()
+        x = model_input(image, net).requires_grad_(True)
+        if unit_layer is None:
+            score = class_score(net(x), target, classes_of(model))
+        else:  # the layer's recorded output is that of the rule's forward
+            with record(model, unit_layer) as rec, stop_after(model, unit_layer, rec.activations):
+                forward_until_stop(net, x)
+            score = _unit_score(rec.activations.get(unit_layer), unit_layer, int(channel))
+        if not score.requires_grad:
+            raise ValueError("the target does not depend on the input")
+        (grad,) = torch.autograd.grad(score, x)
     return grad
 
 
@@ -326,8 +322,7 @@ def relu_rule_table(
     one-module network. Returns: ``{"forward input", "forward output", "gradient from above",
     "backprop", "deconvnet", "guided"}`` -> tensors of the input's shape.
     """
-    if activation not in ("relu", "relu6"):
-        raise ValueError(f"activation must be 'relu' or 'relu6', got {activation!r}")
+    check_choice(activation, "activation", ("relu", "relu6"))
     if forward_input.shape != upstream.shape:
         raise ValueError(f"shapes differ: forward input {tuple(forward_input.shape)}, upstream {tuple(upstream.shape)}")
     net = nn.Sequential(nn.ReLU() if activation == "relu" else nn.ReLU6())

@@ -35,10 +35,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attribution import classes_of
+from .backprop import RuleSwitch, relu_rule
+from .checks import check_bool
 from .hooks import get_layer, record
-from .models import ZooModel, as_module
-from .targets import Targets, batched_output, check_image, class_score, resolve_targets
+from .models import ZooModel, as_module, classes_of
+from .targets import (
+    Targets,
+    batched_output,
+    check_image,
+    class_score,
+    model_input,
+    resolve_class,
+    resolve_for,
+    resolve_targets,
+)
 
 __all__ = [
     "NotGapHeadError",
@@ -110,8 +120,7 @@ def _features_and_logits(
     """One forward pass: the layer's features (N, C, h, w) and the logits (N, K), both detached."""
     with record(model, layer, detach=True, keep_inplace=True) as rec, torch.no_grad():  # no backward: in-place is safe
         net = as_module(model)
-        device = next(net.parameters()).device
-        logits = net(image.detach().to(device))
+        logits = net(model_input(image, net))
     feats = rec.activations[layer]
     if feats.ndim != 4:
         raise NotGapHeadError(f"CAM needs conv feature maps (N, C, h, w) at {layer!r}, got {tuple(feats.shape)}")
@@ -158,7 +167,7 @@ def gap_head_error(
 
     Inputs: ``image`` (1, 3, H, W); ``layer``/``fc`` as in :func:`cam_head`. Returns: a float.
     """
-    check_image(image)
+    check_image(image, model=model)
     layer, fc_module = cam_head(model, layer, fc)
     return _gap_error(*_features_and_logits(model, image, layer, fc_module), fc_module)
 
@@ -179,13 +188,24 @@ def cam_maps(
     ``M[c].mean() + b_c == logit_c``.
     Raises: :class:`NotGapHeadError` when the head is not GAP + linear (checked numerically on all logits).
     """
-    check_image(image)
+    check_image(image, model=model)
     layer, fc_module = cam_head(model, layer, fc)
+    rows = None if classes is None else _class_rows(model, classes, fc_module.out_features)
     feats = _checked_features(model, image, layer, fc_module)
     weight = fc_module.weight.detach()
-    if classes is not None:
-        weight = weight[list(classes)]
+    if rows is not None:
+        weight = weight[rows]
     return torch.einsum("ck,khw->chw", weight, feats[0])
+
+
+def _class_rows(model: nn.Module | ZooModel, classes: object, n_classes: int) -> list[int]:
+    """``cam_maps``'s ``classes`` (indices or names) as classifier rows, checked (before any pass)."""
+    if isinstance(classes, (str, int)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a list of class indices or names, got {classes!r}; e.g. classes=[281]")
+    rows = [resolve_class(c, classes_of(model), n_classes) for c in classes]
+    if not rows:
+        raise ValueError("classes is empty: name at least one class, or pass classes=None for all")
+    return rows
 
 
 def cam(
@@ -208,8 +228,9 @@ def cam(
     Raises: ``ValueError`` for an unknown layer / class; :class:`NotGapHeadError` (a ValueError)
     when the head is not GAP + linear.
     """
-    check_image(image, batch=True)
+    check_image(image, batch=True, model=model)
     layer, fc_module = cam_head(model, layer, fc)
+    normalize = check_bool(normalize, "normalize")
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("CAM needs one class (an index or a name); a callable target has no classifier row")
     idx = resolve_targets(target, image.shape[0], classes_of(model), n_classes=fc_module.out_features)
@@ -240,17 +261,16 @@ def _grad_cam_parts(
     ``keep_graph=True`` also returns the score and the input tensor with the graph kept, for a
     second backward pass (Guided Grad-CAM).
     """
-    check_image(image, batch=True)
+    check_image(image, batch=True, model=model)
     layer = _default_layer(model, layer)
     if not isinstance(layer, str):
         raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
     net = as_module(model)
     get_layer(net, layer)
     classes = classes_of(model)
-    resolve_targets(target, image.shape[0], classes)  # counts, names, ranges before any hook (again below)
+    resolve_for(model, target, image.shape[0])  # counts, names, ranges before any hook (again below)
     with record(model, layer) as rec:
-        device = next(net.parameters()).device
-        x = image.detach().to(device).requires_grad_(True)
+        x = model_input(image, net).requires_grad_(True)
         score = class_score(net(x), target, classes)
         feats = rec.activations.get(layer)
         if feats is None or feats.ndim != 4:
@@ -296,6 +316,7 @@ def grad_cam(
     Returns: (h, w) map at the layer's resolution on the model's device; (N, h, w) for a batch or
     per-image targets.
     """
+    relu = check_bool(relu, "relu")
     alphas, feats = _grad_cam_parts(model, image, target, layer)
     m = torch.einsum("nk,nkhw->nhw", alphas, feats)
     m = m.clamp(min=0) if relu else m
@@ -311,8 +332,6 @@ def guided_grad_cam(
     Inputs: as :func:`grad_cam`. Returns: (N, 3, H, W) on the model's device, w.r.t. the
     preprocessed input (display it with ``plot.signed_rgb``).
     """
-    from .backprop import RuleSwitch, relu_rule
-
     # One forward pass serves both parts: plain gradients down to ``layer`` (Grad-CAM), then,
     # with the rule switched, guided gradients down to the input -- over the same graph.
     switch = RuleSwitch("backprop")

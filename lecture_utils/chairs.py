@@ -30,6 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .checks import check_int, check_number, check_positive
+
 __all__ = [
     "ChairStyle",
     "STYLES",
@@ -313,30 +315,7 @@ def chair_boxes(style: int | ChairStyle) -> list[tuple[np.ndarray, np.ndarray]]:
         add((0, ys + 1.5 * bt, 0), (st.seat_w - 2 * lt, bt, bt), frame)  # middle cross bar
     # back, leaning around its bottom edge at the back of the seat
     if st.back != "none":
-        bh, bt = st.back_h, st.back_t
-        zc = -hd + bt / 2
-        pivot = (0.0, top, -hd)
-        if st.back == "solid":
-            add((0, top + bh / 2, zc), (st.seat_w, bh, bt), back_c, st.back_tilt, pivot)
-        else:
-            post = max(lt, 0.04)
-            for sx in (-1, 1):
-                add((sx * (hw - post / 2), top + bh / 2, zc), (post, bh, bt), frame, st.back_tilt, pivot)
-            inner = st.seat_w - 2 * post
-            if st.back == "slats":
-                rail = 0.08
-                add((0, top + bh - rail / 2, zc), (inner, rail, bt), back_c, st.back_tilt, pivot)
-                n = st.n_bars
-                gap = inner / (2 * n + 1)  # bars and gaps of equal width
-                for i in range(n):
-                    x = -inner / 2 + gap * (2 * i + 1.5)
-                    add((x, top + (bh - rail) / 2, zc), (gap, bh - rail, bt * 0.8), back_c, st.back_tilt, pivot)
-            else:  # horizontal rails
-                n = st.n_bars
-                rail = bh / (2 * n)
-                for i in range(n):
-                    y = top + bh - rail / 2 - i * 2 * rail
-                    add((0, y, zc), (inner, rail, bt * 0.8), back_c, st.back_tilt, pivot)
+        _add_back(add, st, top, frame, back_c)
     if st.arms:
         at = st.arm_t
         for sx in (-1, 1):
@@ -344,6 +323,35 @@ def chair_boxes(style: int | ChairStyle) -> list[tuple[np.ndarray, np.ndarray]]:
             add((x, top + st.arm_h - at / 2, -0.05 * st.seat_d), (at, at, st.seat_d * 0.85), frame)  # armrest
             add((x, top + (st.arm_h - at) / 2, hd * 0.6), (at * 0.8, st.arm_h - at, at * 0.8), frame)  # support
     return boxes
+
+
+def _add_back(add: Any, st: ChairStyle, top: float, frame: np.ndarray, back_c: np.ndarray) -> None:
+    """The chair's back (solid panel, vertical slats or horizontal rails), via ``add`` of :func:`chair_boxes`."""
+    hw, hd, lt = st.seat_w / 2, st.seat_d / 2, st.leg_t
+    bh, bt = st.back_h, st.back_t
+    zc = -hd + bt / 2
+    pivot = (0.0, top, -hd)
+    if st.back == "solid":
+        add((0, top + bh / 2, zc), (st.seat_w, bh, bt), back_c, st.back_tilt, pivot)
+    else:
+        post = max(lt, 0.04)
+        for sx in (-1, 1):
+            add((sx * (hw - post / 2), top + bh / 2, zc), (post, bh, bt), frame, st.back_tilt, pivot)
+        inner = st.seat_w - 2 * post
+        if st.back == "slats":
+            rail = 0.08
+            add((0, top + bh - rail / 2, zc), (inner, rail, bt), back_c, st.back_tilt, pivot)
+            n = st.n_bars
+            gap = inner / (2 * n + 1)  # bars and gaps of equal width
+            for i in range(n):
+                x = -inner / 2 + gap * (2 * i + 1.5)
+                add((x, top + (bh - rail) / 2, zc), (gap, bh - rail, bt * 0.8), back_c, st.back_tilt, pivot)
+        else:  # horizontal rails
+            n = st.n_bars
+            rail = bh / (2 * n)
+            for i in range(n):
+                y = top + bh - rail / 2 - i * 2 * rail
+                add((0, y, zc), (inner, rail, bt * 0.8), back_c, st.back_tilt, pivot)
 
 
 # faces of a box by corner index (see box_vertices); winding fixed to counter-clockwise from outside
@@ -376,8 +384,11 @@ def render_boxes(
     Returns: ``image`` (size, size, 3) float32 in [0, 1] composited on ``background`` and ``mask``
     (size, size) float32 coverage in [0, 1] (0 exactly where no box covers any sample).
     """
-    if size < 2 or ss < 1 or extent <= 0 or (distance is not None and distance <= 0):
-        raise ValueError(f"need size >= 2, ss >= 1, extent > 0, distance > 0; got {size}, {ss}, {extent}, {distance}")
+    size, ss = check_int(size, "size", low=2), check_int(ss, "ss", low=1)
+    extent = check_positive(extent, "extent")
+    if distance is not None:
+        distance = check_positive(distance, "distance")
+    azimuth, elevation = check_number(azimuth, "azimuth"), check_number(elevation, "elevation")
     light = np.asarray(light, float)
     if light.shape != (3,) or np.linalg.norm(light) == 0:
         raise ValueError(f"light must be a non-zero 3-vector, got {light.tolist()}")
@@ -392,56 +403,81 @@ def render_boxes(
     depth = np.full((n, n), -np.inf)
     covered = np.zeros((n, n), bool)
     for verts, col in boxes:
-        verts = np.asarray(verts, float)
-        cam = verts @ rot.T
-        if distance is None:
-            uv = cam[:, :2]
-            q = cam[:, 2]  # larger = closer; affine in screen space
-        else:
-            if (cam[:, 2] >= distance * 0.99).any():
-                raise ValueError("a box reaches behind the camera; increase distance")
-            f = distance / (distance - cam[:, 2])
-            uv = cam[:, :2] * f[:, None]
-            q = 1.0 / (distance - cam[:, 2])  # 1/depth is affine in screen space
-        faces = _FACES.copy()
-        p3 = cam[faces]  # (6, 4, 3)
-        normals = np.cross(p3[:, 1] - p3[:, 0], p3[:, 3] - p3[:, 0])
-        flip = np.einsum("fk,fk->f", normals, p3.mean(1) - cam.mean(0)) < 0
-        faces[flip] = faces[flip][:, ::-1]  # make the winding counter-clockwise seen from outside
-        normals[flip] *= -1
-        pts_all = uv[faces]  # (6, 4, 2)
-        x, y = pts_all[..., 0], pts_all[..., 1]
-        areas = 0.5 * (x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1)
-        unit_n = normals / np.linalg.norm(normals, axis=1, keepdims=True)
-        shades = ambient + diffuse * np.maximum(0.0, unit_n @ light)
-        for fi in np.flatnonzero(areas > 1e-12):  # front faces only
-            pts = pts_all[fi]
-            # pixel range of the face's bounding box
-            c0 = np.searchsorted(gu, pts[:, 0].min())
-            c1 = np.searchsorted(gu, pts[:, 0].max(), side="right")
-            r0 = np.searchsorted(-gv, -pts[:, 1].max())
-            r1 = np.searchsorted(-gv, -pts[:, 1].min(), side="right")
-            if c0 >= c1 or r0 >= r1:
-                continue
-            U = gu[None, c0:c1]
-            V = gv[r0:r1, None]
-            inside = np.ones((r1 - r0, c1 - c0), bool)
-            for k in range(4):
-                a, b = pts[k], pts[(k + 1) % 4]
-                inside &= (b[0] - a[0]) * (V - a[1]) - (b[1] - a[1]) * (U - a[0]) >= -1e-12
-            # depth plane q = A u + B v + C through three corners
-            M = np.c_[pts[:3], np.ones(3)]
-            A, B, C = np.linalg.solve(M, q[faces[fi]][:3])
-            zbuf = depth[r0:r1, c0:c1]
-            win = inside & (A * U + B * V + C > zbuf)
-            if not win.any():
-                continue
-            zbuf[win] = (A * U + B * V + C)[win]
-            color[r0:r1, c0:c1][win] = np.clip(np.asarray(col, float) * shades[fi], 0, 1)
-            covered[r0:r1, c0:c1] |= win
+        _draw_box(np.asarray(verts, float) @ rot.T, np.asarray(col, float), distance, light, ambient, diffuse,
+                  (gu, gv), (color, depth, covered))  # fmt: skip
     image = color.reshape(size, ss, size, ss, 3).mean((1, 3))
     mask = covered.reshape(size, ss, size, ss).mean((1, 3))
     return image.astype(np.float32), mask.astype(np.float32)
+
+
+def _draw_box(
+    cam: np.ndarray,
+    col: np.ndarray,
+    distance: float | None,
+    light: np.ndarray,
+    ambient: float,
+    diffuse: float,
+    grid: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Draw one box (corners ``cam`` (8, 3) in camera coordinates) into ``buffers`` = (colour,
+    depth, covered) on the supersampled screen grid ``(u of each column, v of each row)``."""
+    if distance is None:
+        uv = cam[:, :2]
+        q = cam[:, 2]  # larger = closer; affine in screen space
+    else:
+        if (cam[:, 2] >= distance * 0.99).any():
+            raise ValueError("a box reaches behind the camera; increase distance")
+        f = distance / (distance - cam[:, 2])
+        uv = cam[:, :2] * f[:, None]
+        q = 1.0 / (distance - cam[:, 2])  # 1/depth is affine in screen space
+    faces = _FACES.copy()
+    p3 = cam[faces]  # (6, 4, 3)
+    normals = np.cross(p3[:, 1] - p3[:, 0], p3[:, 3] - p3[:, 0])
+    flip = np.einsum("fk,fk->f", normals, p3.mean(1) - cam.mean(0)) < 0
+    faces[flip] = faces[flip][:, ::-1]  # make the winding counter-clockwise seen from outside
+    normals[flip] *= -1
+    pts_all = uv[faces]  # (6, 4, 2)
+    x, y = pts_all[..., 0], pts_all[..., 1]
+    areas = 0.5 * (x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1)
+    unit_n = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    shades = ambient + diffuse * np.maximum(0.0, unit_n @ light)
+    for fi in np.flatnonzero(areas > 1e-12):  # front faces only
+        _draw_face(pts_all[fi], q[faces[fi]], np.clip(col * shades[fi], 0, 1), grid, buffers)
+
+
+def _draw_face(
+    pts: np.ndarray,
+    q: np.ndarray,
+    rgb: np.ndarray,
+    grid: tuple[np.ndarray, np.ndarray],
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Rasterize one convex quad (screen corners ``pts`` (4, 2), depth values ``q`` (4,)) with the z-buffer."""
+    gu, gv = grid
+    color, depth, covered = buffers
+    # pixel range of the face's bounding box
+    c0 = np.searchsorted(gu, pts[:, 0].min())
+    c1 = np.searchsorted(gu, pts[:, 0].max(), side="right")
+    r0 = np.searchsorted(-gv, -pts[:, 1].max())
+    r1 = np.searchsorted(-gv, -pts[:, 1].min(), side="right")
+    if c0 >= c1 or r0 >= r1:
+        return
+    U = gu[None, c0:c1]
+    V = gv[r0:r1, None]
+    inside = np.ones((r1 - r0, c1 - c0), bool)
+    for k in range(4):
+        a, b = pts[k], pts[(k + 1) % 4]
+        inside &= (b[0] - a[0]) * (V - a[1]) - (b[1] - a[1]) * (U - a[0]) >= -1e-12
+    # depth plane q = A u + B v + C through three corners
+    A, B, C = np.linalg.solve(np.c_[pts[:3], np.ones(3)], q[:3])
+    zbuf = depth[r0:r1, c0:c1]
+    win = inside & (A * U + B * V + C > zbuf)
+    if not win.any():
+        return
+    zbuf[win] = (A * U + B * V + C)[win]
+    color[r0:r1, c0:c1][win] = rgb
+    covered[r0:r1, c0:c1] |= win
 
 
 def render_chair(
@@ -556,8 +592,7 @@ def holdout_mask(data: ChairData, styles: Sequence[int], keep_every: int = 4) ->
     """Boolean (N,) mask of the held-out images: for each style in ``styles`` only every
     ``keep_every``-th azimuth of :data:`AZIMUTHS` stays in training (at every elevation); all other
     views of those styles are held out. Other styles keep all their views."""
-    if keep_every < 1:
-        raise ValueError(f"keep_every must be >= 1, got {keep_every}")
+    keep_every = check_int(keep_every, "keep_every", low=1)
     for s in styles:
         chair_style(int(s))
     step = AZIMUTHS[1] - AZIMUTHS[0]

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_int
+from .images import data_dir, load_image, sample_names
+
 __all__ = ["data_dir", "FashionMNIST", "load_fashion_mnist", "crop_pool"]
 
 FASHION_SHA256 = "34b0c5c2d12c19486904de473d8ddc2ee9773e33102014b9e4a39801e3bc2e72"
-
-
-def data_dir() -> Path:
-    """The course's ``data/`` folder (next to the package in a checkout)."""
-    return Path(__file__).resolve().parent.parent / "data"
 
 
 @dataclass
@@ -69,11 +67,9 @@ def crop_pool(
     """
     from PIL import Image
 
-    from .images import load_image, sample_names
-
-    if size < 8 or per_image < 1:
-        raise ValueError(f"size must be >= 8 and per_image >= 1, got size={size}, per_image={per_image}")
-    rng = np.random.default_rng(seed)
+    size = check_int(size, "size", low=8)
+    per_image = check_int(per_image, "per_image", low=1)
+    rng = np.random.default_rng(check_int(seed, "seed"))  # a private generator: the global state is untouched
     crops, labels = [], []
     for name in sources or sample_names():
         img = load_image(name, max_size=512)

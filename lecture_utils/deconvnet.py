@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .activations import pool_maxima, strongest
+from .checks import check_finite, check_int, device_of
 from .hooks import get_layer
 from .models import ZooModel, as_module
 from .targets import check_image
@@ -112,8 +114,7 @@ def _backward_deconv(signal: torch.Tensor, steps: list[_Step]) -> torch.Tensor:
 
 
 def _check_channel(channel: int, n: int, layer: str) -> None:
-    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)):
-        raise TypeError(f"channel must be an int, got {type(channel).__name__}")
+    channel = check_int(channel, "channel")
     if not 0 <= channel < n:
         raise ValueError(f"channel {channel} out of range: layer {layer!r} has {n} channels (0..{n - 1})")
 
@@ -137,10 +138,10 @@ def deconvnet_projections(
     Returns: ``projections`` (N, 3, H, W) and the projected ``activations`` (N,).
     """
     check_image(images, "images", batch=True)
+    check_finite(images, "images")
     layers = _layers_up_to(model, layer)
     _check_channel(channel, _out_channels(layers), layer)
-    net = as_module(model)
-    x = images.detach().to(next(net.parameters()).device)
+    x = images.detach().to(device_of(model))
     out, steps = _forward_with_switches(layers, x)
     fmap = out[:, channel]  # (N, h, w)
     n, h, w = fmap.shape
@@ -230,55 +231,35 @@ class PoolActivations:
 
 @torch.no_grad()
 def channel_maxima(
-    model: nn.Module | ZooModel,
-    images: torch.Tensor,
-    layers: list[str],
-    batch_size: int = 32,
+    model: nn.Module | ZooModel, images: torch.Tensor, layers: list[str], batch_size: int = 32
 ) -> PoolActivations:
     """One batched forward pass over ``images`` (N, 3, H, W), preprocessed, recording each
-    channel's maximum and its position at each of ``layers`` (a cache for top-patch searches)."""
+    channel's maximum and its position at each of ``layers`` (a cache for top-patch searches):
+    :func:`lecture_utils.activations.pool_maxima`."""
     check_image(images, "images", batch=True)
-    if not layers:
-        raise ValueError("channel_maxima needs at least one layer")
-    chain = max((_layers_up_to(model, name) for name in layers), key=len)
-    wanted = set(layers)
-    device = next(as_module(model).parameters()).device
-    vals: dict[str, list[torch.Tensor]] = {n: [] for n in layers}
-    poss: dict[str, list[torch.Tensor]] = {n: [] for n in layers}
-    for i in range(0, images.shape[0], batch_size):
-        x = images[i : i + batch_size].to(device)
-        for name, m in chain:
-            x = m(x)
-            if name in wanted:
-                flat = x.flatten(2)
-                v, idx = flat.max(dim=2)
-                vals[name].append(v.cpu())
-                poss[name].append(torch.stack([idx // x.shape[-1], idx % x.shape[-1]], dim=-1).cpu())
-    return PoolActivations({n: torch.cat(v) for n, v in vals.items()}, {n: torch.cat(p) for n, p in poss.items()})
+    check_finite(images, "images")
+    if isinstance(layers, str) or not layers:
+        raise ValueError(f"channel_maxima needs a non-empty list of layer names, got {layers!r}")
+    for name in layers:
+        get_layer(model, name)  # unknown names: ValueError with close names
+    values, positions, _ = pool_maxima(model, images, layers, batch_size)
+    return PoolActivations(values, positions)
 
 
 def top_patches(
     acts: PoolActivations, layer: str, channel: int, k: int = 9, distinct: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the ``k`` pool images that activate ``(layer, channel)`` most, strongest first,
-    and their activations. ``distinct`` skips images whose activation equals (to 1e-5) one already
-    chosen: overlapping crops or flat regions repeat the same patch. Returns: (k,) ints, (k,) floats."""
+    and their activations (:func:`lecture_utils.activations.strongest`). ``distinct`` skips images
+    whose activation equals (to 1e-5, relative) one already chosen -- overlapping crops or flat
+    regions repeat the same patch -- unless fewer than ``k`` distinct values exist.
+    Returns: (k,) ints, (k,) floats (k at most the pool size)."""
     if layer not in acts.values:
         raise ValueError(f"layer {layer!r} was not recorded; recorded: {', '.join(acts.values)}")
     v = acts.values[layer]
     _check_channel(channel, v.shape[1], layer)
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    order = torch.argsort(v[:, channel], descending=True)
-    chosen: list[int] = []
-    for i in order.tolist():
-        val = float(v[i, channel])
-        if distinct and any(abs(val - float(v[j, channel])) <= 1e-5 * max(abs(val), 1e-12) for j in chosen):
-            continue
-        chosen.append(i)
-        if len(chosen) == k:
-            break
-    idx = np.array(chosen, dtype=np.int64)
+    k = check_int(k, "k", low=1)
+    idx = np.array(strongest(v[:, channel], min(k, len(v)), distinct, tol=1e-5), dtype=np.int64)
     return idx, v[idx, channel].numpy()
 
 

@@ -17,7 +17,6 @@ convolution): values are signed and dense, and "most activated" means the larges
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -25,11 +24,19 @@ import numpy as np
 import torch
 
 from . import optimize
-from .hooks import get_layer, record
-from .models import ZooModel, as_module
+from .checks import check_choice, check_finite, check_int, check_number, check_positive, device_of
+from .hooks import get_layer, run_until
+from .models import ZooModel
+from .optimize import robust_transforms
 from .targets import check_image
 
-__all__ = ["SemanticDictionary", "semantic_dictionary", "robust_transforms", "IconCache", "position_of"]
+__all__ = [
+    "SemanticDictionary",
+    "semantic_dictionary",
+    "robust_transforms",
+    "IconCache",
+    "position_of",
+]  # robust_transforms: optimize's
 
 
 @dataclass
@@ -56,7 +63,7 @@ class SemanticDictionary:
         h, w = self.shape
         if not (0 <= row < h and 0 <= col < w):
             raise ValueError(f"position (row={row}, col={col}) outside the {h}x{w} map of layer {self.layer!r}")
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= self.activations.shape[0]:
+        if not 1 <= check_int(k, "k") <= self.activations.shape[0]:
             raise ValueError(f"k must be an int in 1..{self.activations.shape[0]}, got {k!r}")
         v, c = self.activations[:, row, col].topk(int(k))
         return [(int(ci), float(vi)) for ci, vi in zip(c, v)]
@@ -76,10 +83,8 @@ class SemanticDictionary:
         negative values counted as 0. ``floor=0``: divided by the maximum. ``floor > 0``: stretched
         from the minimum (-> ``floor``) to the maximum (-> 1), so that differences show even when all
         positions are strong."""
-        if by not in ("norm", "value"):
-            raise ValueError(f"by must be 'norm' or 'value', got {by!r}")
-        if not (isinstance(floor, (int, float)) and 0 <= floor <= 1):
-            raise ValueError(f"floor must be a number in [0, 1], got {floor!r}")
+        check_choice(by, "by", ("norm", "value"))
+        floor = check_number(floor, "floor", low=0.0, high=1.0)
         s = (self.norms if by == "norm" else self.values).clamp(min=0)
         if floor == 0:
             return s / s.max() if float(s.max()) > 0 else s
@@ -96,13 +101,12 @@ def semantic_dictionary(model: ZooModel | torch.nn.Module, image: torch.Tensor, 
     Returns: :class:`SemanticDictionary` (all tensors on the CPU).
     """
     check_image(image)
+    check_finite(image, "image")
     if not isinstance(layer, str):
         raise TypeError(f"layer must be a layer name (str), got {type(layer).__name__}")
     get_layer(model, layer)
-    net = as_module(model)
-    with record(model, layer, detach=True) as rec, torch.no_grad():
-        net(image.detach().to(next(net.parameters()).device))
-    a = rec.activations[layer]
+    with torch.no_grad():
+        a = run_until(model, image.detach().to(device_of(model)), layer)[layer]
     if a.ndim != 4:
         raise ValueError(f"layer {layer!r} gives an output of shape {tuple(a.shape)}, not a feature map (1, C, h, w)")
     a = a[0].float().cpu()
@@ -119,17 +123,6 @@ def position_of(d: SemanticDictionary, row: int | None = None, col: int | None =
         raise ValueError("give both row and col, or neither")
     d.top(row, col, 1)  # range check
     return int(row), int(col)
-
-
-def robust_transforms() -> list[optimize.Transform]:
-    """Notebook 12's transformation robustness (pad, jitter, scale, rotate, jitter)."""
-    return [
-        optimize.pad(8),
-        optimize.jitter(6),
-        optimize.random_scale([0.95, 1.0, 1.05]),
-        optimize.random_rotate([-8, -4, 0, 4, 8]),
-        optimize.jitter(2),
-    ]
 
 
 class IconCache:
@@ -149,19 +142,16 @@ class IconCache:
     ) -> None:
         if not isinstance(model, ZooModel):
             raise TypeError("IconCache needs a ZooModel (rendering maps RGB through model.normalize)")
-        for name, v, lo in (("size", size, 8), ("steps", steps, 1), ("batch", batch, 1)):
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-        if not (isinstance(lr, numbers.Real) and lr > 0):
-            raise ValueError(f"lr must be a number > 0, got {lr!r}")
-        self.model, self.size, self.steps, self.batch, self.seed = model, int(size), int(steps), int(batch), seed
-        self.lr = float(lr)
+        size, steps = check_int(size, "size", low=8), check_int(steps, "steps", low=1)
+        batch, seed = check_int(batch, "batch", low=1), check_int(seed, "seed", low=0)
+        self.model, self.size, self.steps, self.batch, self.seed = model, size, steps, batch, seed
+        self.lr = check_positive(lr, "lr")
         self.icons: dict[tuple[str, int], np.ndarray] = {}
         self.rendered = 0
 
     def get(self, layer: str, channels: Iterable[int]) -> list[np.ndarray]:
         """Icons of ``channels`` of ``layer`` (rendering the missing ones), in the given order."""
-        channels = [int(c) for c in channels]
+        channels = [check_int(c, "channel") for c in channels]
         get_layer(self.model, layer)
         n_ch = self._n_channels(layer)
         for c in channels:

@@ -30,8 +30,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import losses
+from .checks import check_bool, check_int, check_non_negative, check_number, check_positive
 from .models import ZooModel
-from .optimize import Objective, PixelImage, render, total_variation
+from .optimize import INPUT, Objective, PixelImage, render
 from .style import (
     check_count,
     check_layers,
@@ -173,12 +175,7 @@ def color_segments(
     from skimage.color import rgb2lab
     from sklearn.cluster import KMeans
 
-    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-        raise ValueError(f"k must be an integer >= 2, got {k!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 4:
-        raise ValueError(f"width must be an integer >= 4, got {width!r}")
-    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
-        raise ValueError(f"smooth must be an integer >= 1, got {smooth!r}")
+    k, width, smooth = check_int(k, "k", low=2), check_int(width, "width", low=4), check_int(smooth, "smooth", low=1)
     if not isinstance(image, Image.Image):
         a = _as_array(image, "image")
         if a.ndim != 3 or a.shape[2] != 3:
@@ -223,8 +220,7 @@ def draw_doodle(
     h, w = _check_size(tuple(shape) if isinstance(shape, (tuple, list)) else shape)
     values = dict(horizon=horizon, hill_x=hill_x, hill_width=hill_width, hill_height=hill_height, shore=shore)
     for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
-            raise ValueError(f"{name} must be a fraction in [0, 1], got {v!r}")
+        check_number(v, name, low=0.0, high=1.0)  # a fraction of the height or width
     if (
         not isinstance(labels, (tuple, list))
         or len(labels) != 3
@@ -282,8 +278,7 @@ def nearest_color_segments(image: Any, colors: dict[int, Sequence[float]], width
         raise ValueError(f"image must be (H, W, 3), got shape {tuple(a.shape)}")
     if not colors:
         raise ValueError("colors must give at least one label's colour")
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    width = check_int(width, "width", low=1)
     h, w = a.shape[:2]
     pil = Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))
     small = np.asarray(pil.resize((width, max(1, round(width * h / w))), Image.BOX), dtype=np.float64) / 255.0
@@ -304,8 +299,7 @@ def color_init(
     missing = sorted(set(seg) - set(colors))
     if missing:
         raise ValueError(f"colors gives no colour for label(s) {missing}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    noise = check_non_negative(noise, "noise")
     flat = colorize(target_segments, {k: colors[k] for k in seg})
     g = torch.Generator().manual_seed(seed)
     x = torch.from_numpy(flat).float().permute(2, 0, 1)[None]
@@ -399,9 +393,7 @@ def region_distances(
     d = np.zeros((len(labels), len(labels)))
     for i, a in enumerate(labels):
         for j, b in enumerate(labels):
-            d[i, j] = np.mean(
-                [float((grams[a][n] - grams[b][n]).pow(2).sum() / grams[b][n].pow(2).sum()) for n in layers]
-            )
+            d[i, j] = np.mean([float(losses.relative_error(grams[a][n], grams[b][n])) for n in layers])
     return labels, d
 
 
@@ -451,12 +443,7 @@ def neural_doodle(
     layers = check_layers(model, layers)
     check_image(style, "style")
     check_count(steps, "steps")
-    if not isinstance(masked, bool):
-        raise ValueError(f"masked must be True or False, got {masked!r}")
-    if isinstance(tv, bool) or not isinstance(tv, (int, float)) or not tv >= 0:
-        raise ValueError(f"tv must be a number >= 0, got {tv!r}")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
-        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    masked, tv, lr = check_bool(masked, "masked"), check_non_negative(tv, "tv"), check_positive(lr, "lr")
     src, dst = _check_pair(style, style_segments, target_segments)
     h, w = next(iter(dst.values())).shape[-2:]
     if init is not None and (not isinstance(init, torch.Tensor) or init.ndim != 4 or tuple(init.shape) != (1, 3, h, w)):
@@ -470,7 +457,7 @@ def neural_doodle(
     parts: dict[str, Objective] = {"style": loss}
     total = loss
     if tv:
-        parts["tv"] = -total_variation(1.0)  # a penalty (<= 0) in optimize; here the loss (>= 0)
+        parts["tv"] = Objective(lambda acts: losses.total_variation(acts[INPUT]), [], "TV")
         total = total + tv * parts["tv"]
     parts["total"] = total
     param = (PixelImage(0, init=init.detach()) if init is not None else PixelImage((h, w), seed=seed)).to(model.device)

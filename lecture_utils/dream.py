@@ -24,9 +24,8 @@ then taken to be RGB in [0, 1] itself (identity normalization), which the tests 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -35,8 +34,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import optimize
-from .hooks import HookSet, StopForward, get_layer, preserved_state, record
-from .models import Normalize, ZooModel
+from .checks import check_choice, check_finite, check_int, check_non_negative, check_positive, seeded
+from .hooks import forward_until_stop, get_layer, preserved_state, record, run_until, stop_after
+from .models import ZooModel, as_zoo
 from .optimize import (
     INPUT,
     FFTImage,
@@ -46,10 +46,8 @@ from .optimize import (
     Transform,
     class_logit,
     layer_l2,
-    pad,
-    random_rotate,
-    random_scale,
     render,
+    robust_transforms,
 )
 from .targets import check_image, resolve_class
 
@@ -77,44 +75,10 @@ MIN_OCTAVE_SIDE = 16  # the smallest octave must still be an image, not a few pi
 # --------------------------------------------------------------------------- checks and helpers
 
 
-def _as_zoo(model: ZooModel | nn.Module) -> ZooModel:
-    """A ZooModel as is; a plain module wrapped with identity normalization (input = RGB in [0, 1])."""
-    if isinstance(model, ZooModel):
-        return model
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected a ZooModel or torch.nn.Module, got {type(model).__name__}")
-    dev = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    return ZooModel(
-        name=type(model).__name__,
-        net=model,
-        normalize=Normalize([0.0] * 3, [1.0] * 3).to(dev),
-        input_size=0,
-        classes=None,
-        layers=[n for n, _ in model.named_modules() if n],
-    )
-
-
-def _int(value: object, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _positive(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
-    return float(value)
-
-
-def _non_negative(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
 def _rgb(zoo: ZooModel, image: torch.Tensor) -> torch.Tensor:
     """Preprocessed (1, 3, H, W) -> RGB (1, 3, H, W) in [0, 1] on the model's device."""
     check_image(image)
+    check_finite(image, "image", "the photo must be a real picture")
     with torch.no_grad():
         return zoo.normalize.inverse(image.detach().to(zoo.device).float()).clamp(0, 1)
 
@@ -130,6 +94,7 @@ def to_input(zoo: ZooModel, images: np.ndarray | Sequence[np.ndarray]) -> torch.
         x = x[None]
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"images must have shape (H, W, 3) or (N, H, W, 3), got {tuple(x.shape)}")
+    check_finite(x, "images", "RGB values must be finite numbers in [0, 1]")
     return zoo.normalize(x.permute(0, 3, 1, 2).to(zoo.device))
 
 
@@ -144,8 +109,8 @@ def octave_sizes(size: tuple[int, int], octaves: int, octave_scale: float) -> li
     Raises ``ValueError`` for bad parameters or when the smallest octave is under
     :data:`MIN_OCTAVE_SIDE` pixels.
     """
-    octaves = _int(octaves, "octaves", 1)
-    scale = _positive(octave_scale, "octave_scale")
+    octaves = check_int(octaves, "octaves", low=1)
+    scale = check_positive(octave_scale, "octave_scale")
     if scale <= 1:
         raise ValueError(f"octave_scale must be > 1 (each octave is that much smaller), got {octave_scale!r}")
     h, w = (int(s) for s in size)
@@ -162,7 +127,7 @@ def dream_objective(layer: str, channel: int | None = None) -> Objective:
     """DeepDream's objective: ``mean(a^2)`` of the whole layer, or the mean of one ``channel``."""
     if channel is None:
         return layer_l2(layer)
-    return optimize.channel(layer, _int(channel, "channel", 0))
+    return optimize.channel(layer, check_int(channel, "channel", low=0))
 
 
 def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -214,42 +179,29 @@ def deepdream_octaves(
     Returns: list of ``octaves`` :class:`Octave`; the last one's ``image`` has size (H, W).
     The model is left as it was (no hook, same flags).
     """
-    zoo = _as_zoo(model)
+    zoo = as_zoo(model)
     rgb = _rgb(zoo, image)
     get_layer(zoo, layer)
     sizes = octave_sizes(tuple(rgb.shape[-2:]), octaves, octave_scale)
-    steps = _int(steps, "steps", 1)
-    lr = _positive(lr, "lr")
-    jitter = _int(jitter, "jitter", 0)
+    steps = check_int(steps, "steps", low=1)
+    lr = check_positive(lr, "lr")
+    jitter = check_int(jitter, "jitter", low=0)
     objective = dream_objective(layer, channel)
     shift = optimize.jitter(jitter) if jitter > 0 else None
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
     results: list[Octave] = []
     detail = torch.zeros_like(_resize(rgb, sizes[0]))
-    with record(zoo, [layer]) as rec:
-        stops = HookSet()
-        try:
-            stops.add(get_layer(zoo, layer).register_forward_hook(_stop))
-            bar = tqdm(total=steps * len(sizes), disable=not progress, desc=f"deepdream {layer}", leave=False)
-            for size in sizes:
-                base = _resize(rgb, size)
-                x = (base + _resize(detail, size)).clamp(0, 1)
-                for _ in range(steps):
-                    x = _ascent_step(zoo, rec.activations, objective, x, lr, shift)
-                    bar.update()
-                detail = x - base
-                results.append(Octave(size=size, base=_to_hwc(base), image=_to_hwc(x)))
-            bar.close()
-        finally:
-            stops.remove()
+    with seeded(seed, [zoo.device]), record(zoo, [layer]) as rec, stop_after(zoo, layer, rec.activations):
+        bar = tqdm(total=steps * len(sizes), disable=not progress, desc=f"deepdream {layer}", leave=False)
+        for size in sizes:
+            base = _resize(rgb, size)
+            x = (base + _resize(detail, size)).clamp(0, 1)
+            for _ in range(steps):
+                x = _ascent_step(zoo, rec.activations, objective, x, lr, shift)
+                bar.update()
+            detail = x - base
+            results.append(Octave(size=size, base=_to_hwc(base), image=_to_hwc(x)))
+        bar.close()
     return results
-
-
-def _stop(*_: object) -> None:
-    """Forward hook on the objective's layer: the rest of the network is not needed."""
-    raise StopForward
 
 
 def _ascent_step(
@@ -264,37 +216,21 @@ def _ascent_step(
     x = x.detach().requires_grad_(True)
     acts.clear()
     inp = shift(x) if shift is not None else x
-    try:
-        zoo.net(zoo.normalize(inp))
-    except StopForward:
-        pass
+    forward_until_stop(zoo.net, zoo.normalize(inp))
     value = objective({**acts, INPUT: x})
     (g,) = torch.autograd.grad(value, x)
     g = g / (g.abs().mean() + 1e-12)
     return (x.detach() + lr * g).clamp(0, 1)
 
 
-def deepdream(
-    model: ZooModel | nn.Module,
-    image: torch.Tensor,
-    layer: str,
-    octaves: int = 4,
-    octave_scale: float = 1.4,
-    steps: int = 10,
-    lr: float = 0.01,
-    jitter: int = 16,
-    channel: int | None = None,
-    seed: int = 0,
-    progress: bool = False,
-) -> np.ndarray:
+def deepdream(model: ZooModel | nn.Module, image: torch.Tensor, layer: str, **options: Any) -> np.ndarray:
     """DeepDream (Mordvintsev et al. 2015): the photo with what ``layer`` sees in it amplified.
 
-    Same parameters as :func:`deepdream_octaves`. Inputs: ``image`` preprocessed (1, 3, H, W).
-    Returns: RGB array (H, W, 3) in [0, 1].
+    ``options``: the keyword arguments of :func:`deepdream_octaves` (``octaves``, ``octave_scale``,
+    ``steps``, ``lr``, ``jitter``, ``channel``, ``seed``, ``progress``).
+    Inputs: ``image`` preprocessed (1, 3, H, W). Returns: RGB array (H, W, 3) in [0, 1], the last octave.
     """
-    return deepdream_octaves(
-        model, image, layer, octaves, octave_scale, steps, lr, jitter, channel, seed=seed, progress=progress
-    )[-1].image
+    return deepdream_octaves(model, image, layer, **options)[-1].image
 
 
 @torch.no_grad()
@@ -305,22 +241,12 @@ def dream_score(
 
     Inputs: RGB images (N, H, W, 3) or one (H, W, 3) in [0, 1]. Returns: (N,) tensor on the CPU.
     """
-    zoo = _as_zoo(model)
+    zoo = as_zoo(model)
     x = to_input(zoo, images)
-    with record(zoo, [layer], detach=True) as rec:
-        stops = HookSet()
-        try:
-            stops.add(get_layer(zoo, layer).register_forward_hook(_stop))
-            try:
-                zoo.net(x)
-            except StopForward:
-                pass
-        finally:
-            stops.remove()
-        a = rec.activations[layer]
+    a = run_until(zoo, x, layer)[layer]
     if channel is None:
         return a.pow(2).flatten(1).mean(1).cpu()
-    c = _int(channel, "channel", 0)
+    c = check_int(channel, "channel", low=0)
     if c >= a.shape[1]:
         raise ValueError(f"channel {c} out of range: layer {layer!r} has {a.shape[1]} channels")
     return a[:, c].flatten(1).mean(1).cpu()
@@ -332,32 +258,15 @@ def dream_score(
 def closeness(reference: torch.Tensor, weight: float = 1.0) -> Objective:
     """Minus the mean squared distance of the image to ``reference`` (1, 3, H, W) RGB in [0, 1],
     times ``weight``: keeps an optimized image near a photo (0 at the photo itself)."""
-    ref = reference.detach()
-    weight = _non_negative(weight, "weight")
+    if not isinstance(reference, torch.Tensor):
+        raise TypeError(f"reference must be an RGB image tensor (1, 3, H, W), got {type(reference).__name__}")
+    ref = check_finite(reference.detach(), "reference")
+    weight = check_non_negative(weight, "weight")
 
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
         return -weight * (acts[INPUT] - ref.to(acts[INPUT].device)).pow(2).mean()
 
     return Objective(fn, [], f"closeness {weight:g}")
-
-
-def robust_transforms(size: int, strength: float = 1.0) -> list[Transform]:
-    """Transformation robustness of lecture 12, scaled to the image ``size``: pad, jitter, random
-    scale and rotation, a final small jitter (at 96 px: pad 8, jitter 6, scale 0.95-1.05,
-    rotation up to 8 degrees, jitter 2). ``strength`` multiplies shifts, zoom and angles
-    (0 gives no transforms)."""
-    strength = _non_negative(strength, "strength")
-    size = _int(size, "size", 1)
-    if strength == 0:
-        return []
-    a = 8 * strength
-    return [
-        pad(max(1, round(size / 12 * strength))),
-        optimize.jitter(max(1, round(size / 16 * strength))),
-        random_scale([1 - 0.05 * strength, 1.0, 1 + 0.05 * strength]),
-        random_rotate([-a, -a / 2, 0, a / 2, a]),
-        optimize.jitter(max(1, round(size / 48 * strength))),
-    ]
 
 
 @dataclass
@@ -411,20 +320,44 @@ def class_transfer(
     steps (1-based) whose images to keep (0 and the last step are always kept).
     Returns: :class:`TransferResult`. The model is left as it was.
     """
-    zoo = _as_zoo(model)
+    zoo = as_zoo(model)
     photo = _rgb(zoo, image)
-    steps = _int(steps, "steps", 1)
-    lr = _positive(lr, "lr")
-    weight = _non_negative(weight, "weight")
-    if param not in PARAMS:
-        raise ValueError(f"param must be one of {PARAMS}, got {param!r}")
+    steps = check_int(steps, "steps", low=1)
+    lr = check_positive(lr, "lr")
+    weight = check_non_negative(weight, "weight")
+    param = check_choice(param, "param", PARAMS)
     h, w = photo.shape[-2:]
     if param == "fft" and h != w:
         raise ValueError(f"param='fft' needs a square image, got {h}x{w}: preprocess with a size, or use param='pixel'")
-    keep = sorted({_int(s, "snapshot step", 1) for s in snapshots} | {steps})
+    keep = sorted({check_int(s, "snapshot step", low=1) for s in snapshots} | {steps})
     if keep[-1] > steps:
         raise ValueError(f"snapshot step {keep[-1]} is beyond steps={steps}")
     transforms = robust_transforms(min(h, w), strength)
+    result = _start_transfer(zoo, photo, target)
+    if param == "fft":
+        image_param: nn.Module = FFTImage(h)
+        image_param.set_image(photo.cpu())
+    else:
+        image_param = PixelImage(h, init=photo.cpu())
+    res = render(
+        zoo,
+        class_logit(result.target) + closeness(photo, weight),
+        steps=steps,
+        lr=lr,
+        transforms=transforms,
+        param=image_param,
+        snapshots=keep,
+        seed=seed,
+        progress=progress,
+        callbacks=[_tracker(zoo, photo, result)],
+    )
+    result.snapshots.update(res.snapshots)
+    result.image = res.image
+    return result
+
+
+def _start_transfer(zoo: ZooModel, photo: torch.Tensor, target: int | str) -> TransferResult:
+    """The :class:`TransferResult` at step 0: the photo's class probabilities (RGB ``photo`` (1, 3, H, W))."""
     with preserved_state(zoo), torch.no_grad():
         logits = zoo.net(zoo.normalize(photo))
     if logits.ndim != 2:
@@ -436,35 +369,21 @@ def class_transfer(
     result.target_prob.append(float(p0[target]))
     result.source_prob.append(float(p0[source]))
     result.change.append(0.0)
+    return result
+
+
+def _tracker(zoo: ZooModel, photo: torch.Tensor, result: TransferResult) -> optimize.Callback:
+    """A :func:`render` callback appending the step's probabilities and pixel change to ``result``."""
 
     def track(p: nn.Module, step: int) -> None:
         with torch.no_grad():
             img = p()
             prob = torch.softmax(zoo.net(zoo.normalize(img)), 1)[0]
-        result.target_prob.append(float(prob[target]))
-        result.source_prob.append(float(prob[source]))
+        result.target_prob.append(float(prob[result.target]))
+        result.source_prob.append(float(prob[result.source]))
         result.change.append(float((img - photo).abs().mean()))
 
-    if param == "fft":
-        image_param: nn.Module = FFTImage(h)
-        image_param.set_image(photo.cpu())
-    else:
-        image_param = PixelImage(h, init=photo.cpu())
-    res = render(
-        zoo,
-        class_logit(target) + closeness(photo, weight),
-        steps=steps,
-        lr=lr,
-        transforms=transforms,
-        param=image_param,
-        snapshots=keep,
-        seed=seed,
-        progress=progress,
-        callbacks=[track],
-    )
-    result.snapshots.update(res.snapshots)
-    result.image = res.image
-    return result
+    return track
 
 
 # --------------------------------------------------------------------------- class generation
@@ -473,7 +392,7 @@ def class_transfer(
 @torch.no_grad()
 def probabilities(model: ZooModel | nn.Module, images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
     """Softmax probabilities (N, K) of RGB images (N, H, W, 3) or one (H, W, 3) in [0, 1]."""
-    zoo = _as_zoo(model)
+    zoo = as_zoo(model)
     x = to_input(zoo, images)
     with preserved_state(zoo):
         logits = zoo.net(x)
@@ -505,6 +424,7 @@ def class_images(
     if isinstance(targets, (str, int)) or not len(targets):
         raise ValueError("targets must be a non-empty list of class indices or names")
     ids = [resolve_class(t, model.classes) for t in targets]
+    size = check_int(size, "size", low=8)
     objective = None
     for i, c in enumerate(ids):
         term = class_logit(c, batch=i)

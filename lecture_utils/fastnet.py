@@ -21,10 +21,12 @@ multiples of 4 (two stride-2 convolutions, two x2 upsamplings). Trained weights 
 ``data/weights/stylizer_<painting>.pt`` and ``data/weights/texture_<painting>.pt``
 (:func:`load_stylizer`, :func:`load_texture_net`; sha256-checked, ``weights_only=True``).
 
-Command line (the committed weights were made this way, see ``data/README.md``)::
+The losses are :mod:`lecture_utils.losses` (the same relative errors as lectures 16-18). Training
+is seeded and leaves the caller's random generators as they were. The command line that made the
+committed weights is ``tools/train_fastnet.py`` (see ``data/README.md``)::
 
-    python -m lecture_utils.fastnet --style vangogh_starry_night --out stylizer_vangogh_starry_night.pt
-    python -m lecture_utils.fastnet --texture vangogh_starry_night --out texture_vangogh_starry_night.pt
+    python tools/train_fastnet.py --style vangogh_starry_night --out stylizer_vangogh_starry_night.pt
+    python tools/train_fastnet.py --texture vangogh_starry_night --out texture_vangogh_starry_night.pt
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ from __future__ import annotations
 import copy
 import difflib
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -41,6 +42,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import losses
+from . import models as _models
+from .checks import (
+    check_choice,
+    check_finite,
+    check_int,
+    check_non_negative,
+    check_number,
+    check_positive,
+    device_of,
+    seeded,
+)
+from .losses import PerceptualLoss, _check_vgg19, _vgg_index
 from .models import WeightsError, ZooModel, load_checked, sha256_of
 
 __all__ = [
@@ -97,6 +111,7 @@ TEXTURE_SHA256: dict[str, str] = {
 }
 
 NORMS = ("instance", "batch")
+_FINITE_HINT = "replace the NaN/inf pixels (e.g. torch.nan_to_num) or reload the image"
 
 
 # --------------------------------------------------------------------------- the networks
@@ -196,13 +211,11 @@ class TransformNet(nn.Module):
 
     def __init__(self, width: Sequence[int] = (16, 32, 64), n_res: int = 5, norm: str = "instance") -> None:
         super().__init__()
-        width = tuple(int(w) for w in width)
-        if len(width) != 3 or min(width) < 1:
-            raise ValueError(f"width must be three channel counts >= 1, got {width!r}")
-        if isinstance(n_res, bool) or not isinstance(n_res, int) or n_res < 0:
-            raise ValueError(f"n_res must be an integer >= 0, got {n_res!r}")
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        if not isinstance(width, (list, tuple)) or len(width) != 3:
+            raise ValueError(f"width must be three channel counts >= 1, e.g. (16, 32, 64), got {width!r}")
+        width = tuple(check_int(w, "each width", low=1) for w in width)
+        n_res = check_int(n_res, "n_res", low=0)
+        norm = check_choice(norm, "norm", NORMS)
         w0, w1, w2 = width
         self.config: dict[str, Any] = {"width": list(width), "n_res": n_res, "norm": norm}
         self.down1 = ConvBlock(3, w0, 9, norm=norm)
@@ -248,10 +261,9 @@ class TextureNet(nn.Module):
 
     def __init__(self, scales: int = 5, channels: int = 8, norm: str = "batch") -> None:
         super().__init__()
-        if isinstance(scales, bool) or not isinstance(scales, int) or not 1 <= scales <= 7:
-            raise ValueError(f"scales must be an integer in 1..7, got {scales!r}")
-        if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        scales = check_int(scales, "scales", low=1, high=7)
+        channels = check_int(channels, "channels", low=1)
+        norm = check_choice(norm, "norm", NORMS)
         self.config: dict[str, Any] = {"scales": scales, "channels": channels, "norm": norm}
         self.scales = scales
 
@@ -293,7 +305,7 @@ class TextureNet(nn.Module):
             raise ValueError(f"size {h}x{w}: both sides must be positive multiples of {m} (2^(scales-1))")
         g = torch.Generator().manual_seed(seed) if seed is not None else None
         zs = [torch.rand(n, 3, h >> k, w >> k, generator=g) for k in range(self.scales)]
-        device = device if device is not None else next(self.parameters()).device
+        device = device if device is not None else device_of(self)
         return [z.to(device) for z in zs]
 
     def forward(self, noise: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -317,99 +329,6 @@ class TextureNet(nn.Module):
             self.train(was)
 
 
-# --------------------------------------------------------------------------- the loss network
-
-
-class PerceptualLoss(nn.Module):
-    """The fixed loss network of Johnson et al.: VGG19 features of RGB images in [0, 1].
-
-    A frozen copy of VGG19's layers up to the deepest one needed (the zoo model is not touched).
-    ``style`` (1, 3, H, W) RGB in [0, 1]: its Gram matrices at ``style_layers`` are the style
-    targets. :meth:`forward` returns the loss terms of a batch of outputs ``y`` (B, 3, H, W):
-    ``content`` = ``||F(y) - F(x)||^2 / ||F(x)||^2`` at ``content_layer`` against the photos ``x``
-    and ``style`` = mean over layers (and batch) of ``||G(y) - G_s||^2 / ||G_s||^2`` -- the same
-    relative errors as ``lecture_utils.style`` (lectures 16-18).
-    """
-
-    def __init__(
-        self,
-        vgg: ZooModel,
-        style: torch.Tensor | None,
-        content_layer: str | None = CONTENT_LAYER,
-        style_layers: Sequence[str] = STYLE_LAYERS,
-    ) -> None:
-        super().__init__()
-        if not isinstance(vgg, ZooModel) or vgg.name != "vgg19":
-            raise TypeError("PerceptualLoss needs the VGG19 zoo model: load_model('vgg19')")
-        self.style_layers = list(style_layers)
-        self.content_layer = content_layer
-        wanted = self.style_layers + ([content_layer] if content_layer else [])
-        names = [n for n, _ in vgg.net.named_children()]
-        for n in wanted:
-            if n not in names:
-                close = difflib.get_close_matches(str(n), names, n=3, cutoff=0.4)
-                raise ValueError(f"unknown VGG19 layer {n!r}; close names: {', '.join(close) or names[:6]}")
-        last = max(names.index(n) for n in wanted)
-        self.features = copy.deepcopy(nn.Sequential(OrderedDict(list(vgg.net.named_children())[: last + 1])))
-        self.normalize = copy.deepcopy(vgg.normalize)
-        for p in self.features.parameters():
-            p.requires_grad_(False)
-        self.features.eval()
-        self.wanted = set(wanted)
-        self.targets: list[torch.Tensor] = []
-        if style is not None:
-            self.set_style(style)
-
-    def train(self, mode: bool = True) -> PerceptualLoss:  # the loss network always stays in eval mode
-        return self
-
-    @torch.no_grad()
-    def set_style(self, style: torch.Tensor) -> None:
-        """Compute the target Gram matrices of ``style`` (1, 3, H, W) RGB in [0, 1]."""
-        from .style import gram_matrix
-
-        if not isinstance(style, torch.Tensor) or style.ndim != 4 or style.shape[:2] != (1, 3):
-            raise ValueError(
-                f"style must be one RGB image (1, 3, H, W) in [0, 1], got {getattr(style, 'shape', style)!r}"
-            )
-        device = next(self.features.parameters()).device
-        acts = self.activations(style.to(device))
-        self.targets = [gram_matrix(acts[n]) for n in self.style_layers]
-        self.norms = [float(g.pow(2).sum()) for g in self.targets]
-
-    def activations(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``{layer: (B, C, h, w)}`` for the wanted layers of RGB images ``rgb`` (B, 3, H, W)."""
-        x = self.normalize(rgb)
-        out = {}
-        for name, module in self.features.named_children():
-            x = module(x)
-            if name in self.wanted:
-                out[name] = x
-        return out
-
-    def style_error(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean relative Gram error over the style layers, averaged over the batch: a scalar."""
-        from .style import gram_matrix
-
-        if not self.targets:
-            raise ValueError("no style targets: give a style image (set_style)")
-        total = 0.0
-        for n, g0, norm in zip(self.style_layers, self.targets, self.norms):
-            g = gram_matrix(acts[n])
-            total = total + (g - g0).pow(2).sum() / (norm * g.shape[0])
-        return total / len(self.style_layers)
-
-    def forward(self, y: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        acts = self.activations(y)
-        terms = {"style": self.style_error(acts)} if self.targets else {}
-        if x is not None and self.content_layer:
-            with torch.no_grad():
-                f0 = self.activations(x)[self.content_layer]
-            f = acts[self.content_layer]
-            terms["content"] = (f - f0).pow(2).sum() / f0.pow(2).sum().clamp_min(1e-12)
-        return terms
-
-
 # --------------------------------------------------------------------------- images in and out
 
 
@@ -427,8 +346,8 @@ def to_input(image: Any, size: int | None = 256, multiple: int = 4, crop: bool =
     x = _to_rgb_tensor(image)
     if x.shape[0] != 1:
         raise ValueError(f"to_input takes one image, got a batch of {x.shape[0]}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < multiple):
-        raise ValueError(f"size must be an integer >= {multiple} or None, got {size!r}")
+    if size is not None:
+        size = check_int(size, "size", low=multiple)
     h, w = x.shape[-2:]
     if crop:
         side = min(h, w)
@@ -449,8 +368,10 @@ def stylize(net: nn.Module, image: Any, size: int | None = 256) -> np.ndarray:
 
     The net is run in eval mode on its own device and left in the mode it was in.
     """
-    x = to_input(image, size)
-    device = next(net.parameters()).device
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net must be a trained network (fastnet.load_stylizer(name)), got {type(net).__name__}")
+    x = check_finite(to_input(image, size), "image", _FINITE_HINT)
+    device = device_of(net)
     was = net.training
     net.eval()
     try:
@@ -465,8 +386,7 @@ def layer_table(net: nn.Module, size: int | tuple[int, int] = 256) -> list[dict[
     """One row per named child of ``net`` for an input of ``size``: ``{"layer", "kind", "output"
     (C, H, W), "params"}`` -- computed by a forward pass (the network's diagram as a table)."""
     h, w = (size, size) if isinstance(size, int) else size
-    device = next(net.parameters()).device
-    x = torch.rand(1, 3, h, w, device=device)
+    x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(device_of(net))
     rows = [{"layer": "input", "kind": "RGB image", "output": tuple(x.shape[1:]), "params": 0}]
     was = net.training
     net.eval()
@@ -490,14 +410,10 @@ def layer_table(net: nn.Module, size: int | tuple[int, int] = 256) -> list[dict[
 def loss_table(vgg: ZooModel, size: int | tuple[int, int] = 256, upto: str = "relu4_1") -> list[dict[str, Any]]:
     """The ReLU layers of the VGG19 loss network up to ``upto``: ``{"layer", "output" (C, H, W)}``
     for an input of ``size`` (a forward pass on a copy-free walk through ``vgg.net``'s children)."""
-    if not isinstance(vgg, ZooModel) or vgg.name != "vgg19":
-        raise TypeError("loss_table needs the VGG19 zoo model: load_model('vgg19')")
-    names = [n for n, _ in vgg.net.named_children()]
-    if upto not in names:
-        close = difflib.get_close_matches(str(upto), names, n=3, cutoff=0.4)
-        raise ValueError(f"unknown VGG19 layer {upto!r}; close names: {', '.join(close) or names[:6]}")
+    _check_vgg19(vgg, "loss_table")
+    _vgg_index(vgg, upto)
     h, w = (size, size) if isinstance(size, int) else size
-    x = vgg.normalize(torch.rand(1, 3, h, w, device=vgg.device))
+    x = vgg.normalize(torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(0)).to(vgg.device))
     rows = []
     for name, module in vgg.net.named_children():
         x = module(x)
@@ -548,8 +464,7 @@ class PhotoCrops:
             photos = [photos]
         if not photos:
             raise ValueError("give at least one photo")
-        if not 0 < min_scale <= 1:
-            raise ValueError(f"min_scale must be in (0, 1], got {min_scale!r}")
+        min_scale = check_number(min_scale, "min_scale", low=0.0, high=1.0, strict_low=True)
         self.size, self.min_scale = int(size), float(min_scale)
         self.images = [_to_rgb_tensor(load_image(p, max_size=max_side)).to(device) for p in photos]
         self.rng = np.random.default_rng(seed)
@@ -581,16 +496,79 @@ def _style_image(style: str | Any, size: int) -> torch.Tensor:
     ).clamp(0, 1)
 
 
-def _check_positive(**values: Any) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
-            raise ValueError(f"{name} must be a number > 0, got {v!r}")
-
-
 def _device(device: Any) -> torch.device:
-    from .models import default_device
+    return torch.device(device) if device is not None else _models.default_device()
 
-    return torch.device(device) if device is not None else default_device()
+
+def _check_style_name(style: Any, what: str = "style") -> None:
+    """A painting name must be a sample name or a file (``ValueError`` with close names)."""
+    if isinstance(style, str):
+        from .images import sample_names
+
+        if style not in sample_names("all") and not Path(style).is_file():
+            close = difflib.get_close_matches(style, sample_names("paintings"), n=3, cutoff=0.4)
+            raise ValueError(f"unknown {what} {style!r}; paintings: {', '.join(close or sample_names('paintings'))}")
+
+
+def _check_stylizer_args(style: Any, steps: Any, size: Any, batch: Any, lr: Any, noise: Any, **weights: Any) -> None:
+    """Every check of :func:`train_stylizer`, before any work (the policy of ``lecture_utils.checks``)."""
+    check_int(steps, "steps", low=1)
+    check_int(batch, "batch", low=1)
+    if check_int(size, "size", low=16) % 4:
+        raise ValueError(f"size must be a multiple of 4 and >= 16 (the network halves it twice), got {size}")
+    check_positive(lr, "lr")
+    for name, v in weights.items():
+        check_non_negative(v, name)
+    if check_number(noise, "noise", low=0.0) >= 1:
+        raise ValueError(f"noise must be in [0, 1) (the largest noise standard deviation), got {noise!r}")
+    _check_style_name(style)
+
+
+def _loss_network(
+    vgg: ZooModel | None, device: torch.device, style: Any, size: int, content_layer: str | None, layers: Sequence[str]
+) -> PerceptualLoss:
+    """The frozen VGG19 loss network on ``device`` with the Gram targets of ``style`` at ``size`` px."""
+    vgg = vgg if vgg is not None else _models.load_model("vgg19", device=device)
+    loss_net = PerceptualLoss(vgg, None, content_layer, layers).to(device)
+    loss_net.set_style(_style_image(style, size).to(device))
+    return loss_net
+
+
+def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, sched: Any = None) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+
+
+def _fit(
+    net: nn.Module, step: Any, steps: int, max_seconds: float | None, progress: bool, desc: str
+) -> tuple[list, float]:
+    """Call ``step(i)`` (one optimizer update; returns the numbers to log as a tensor) ``steps`` times
+    with ``net`` in training mode, stopping after ``max_seconds``; ``net`` ends in eval mode.
+    Returns: the logged rows (a list per step, or a float) and the seconds taken."""
+    from tqdm.auto import tqdm
+
+    raw: list[torch.Tensor] = []
+    start = time.perf_counter()
+    net.train()
+    try:
+        for i in tqdm(range(steps), desc=desc, disable=not progress, mininterval=10):
+            raw.append(step(i))
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
+    finally:
+        net.eval()
+    return torch.stack(raw).cpu().tolist(), time.perf_counter() - start
+
+
+def _noisy(x: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:
+    """Noise augmentation: each image gets Gaussian noise of a random strength in [0, ``noise``]."""
+    if noise <= 0:
+        return x
+    sigma = torch.rand(x.shape[0], 1, 1, 1, generator=gen, device=x.device) * noise
+    return (x + torch.randn(x.shape, generator=gen, device=x.device) * sigma).clamp(0, 1)
 
 
 def train_stylizer(
@@ -623,103 +601,49 @@ def train_stylizer(
     with *noise augmentation* each input gets Gaussian noise of a random strength in [0, ``noise``]
     while the content target stays the clean photo, so the network learns not to amplify noise.
     Loss = ``content_weight * content + style_weight * style + tv_weight * TV`` (relative errors,
-    :class:`PerceptualLoss`); Adam with ``lr``. ``style`` a painting name or image; its Gram targets
-    are taken at ``style_size`` (shorter side, default ``size``). ``net``: continue training this
-    network (fine-tuning) instead of a fresh one (``width``, ``n_res``, ``norm``). ``vgg``: the zoo
-    VGG19 (loaded if None; not modified). ``max_seconds``: stop early after this much time.
-    Uses CUDA when present (``device``). Seeded: the same call gives the same network on the CPU.
+    :class:`PerceptualLoss`; TV :func:`lecture_utils.losses.total_variation`); Adam with ``lr``.
+    ``style`` a painting name or image; its Gram targets are taken at ``style_size`` (shorter side,
+    default ``size``). ``net``: continue training this network (fine-tuning) instead of a fresh one
+    (``width``, ``n_res``, ``norm``). ``vgg``: the zoo VGG19 (loaded if None; not modified).
+    ``max_seconds``: stop early after this much time. Uses CUDA when present (``device``).
+    Seeded: the same call gives the same network on the CPU, and the caller's global torch, NumPy
+    and Python random generators are left as they were.
 
     Returns: ``(net, history)`` -- the network in eval mode and ``{"step", "content", "style",
     "total"}`` lists, one entry per step.
     """
-    from .models import load_model
+    weights = dict(content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
+    _check_stylizer_args(style, steps, size, batch, lr, noise, **weights)
+    device = _device(device) if net is None else device_of(net)
+    with seeded(seed, [device]):
+        net = (net if net is not None else TransformNet(width, n_res, norm)).to(device)
+        loss_net = _loss_network(vgg, device, style, style_size or size, content_layer, style_layers)
+        crops = PhotoCrops(photos, size=size, seed=seed, device=device)
+        gen = torch.Generator(device=device).manual_seed(seed + 1)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 16 or size % 4:
-        raise ValueError(f"size must be a multiple of 4 and >= 16, got {size!r}")
-    _check_positive(lr=lr)
-    for name, v in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-    if not 0 <= noise < 1:
-        raise ValueError(f"noise must be in [0, 1), got {noise!r}")
-    if isinstance(style, str):
-        from .images import sample_names
+        def step(_: int) -> torch.Tensor:
+            x = crops.batch(batch)
+            y = net(_noisy(x, noise, gen))
+            terms = loss_net(y, x)
+            total = content_weight * terms["content"] + style_weight * terms["style"]
+            if tv_weight:
+                total = total + tv_weight * losses.total_variation(y)
+            _update(opt, total)
+            return torch.stack([terms["content"].detach(), terms["style"].detach(), total.detach()])
 
-        paintings = sample_names("all")
-        if style not in paintings and not Path(style).is_file():
-            close = difflib.get_close_matches(style, sample_names("paintings"), n=3, cutoff=0.4)
-            raise ValueError(f"unknown style {style!r}; paintings: {', '.join(close or sample_names('paintings'))}")
-    device = _device(device) if net is None else next(net.parameters()).device
-    torch.manual_seed(seed)
-    if net is None:
-        net = TransformNet(width, n_res, norm)
-    net = net.to(device)
-    vgg = vgg if vgg is not None else load_model("vgg19", device=device)
-    loss_net = PerceptualLoss(vgg, None, content_layer, style_layers).to(device)
-    loss_net.set_style(_style_image(style, style_size or size).to(device))
-    crops = PhotoCrops(photos, size=size, seed=seed, device=device)
-    gen = torch.Generator(device=device).manual_seed(seed + 1)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    raw: list[torch.Tensor] = []
-    start = time.perf_counter()
-    from tqdm.auto import tqdm
-
-    net.train()
-    bar = tqdm(
-        range(steps), desc=f"stylizer {style if isinstance(style, str) else ''}", disable=not progress, mininterval=10
-    )
-    for _ in bar:
-        x = crops.batch(batch)
-        if noise > 0:
-            sigma = torch.rand(batch, 1, 1, 1, generator=gen, device=device) * noise
-            x_in = (x + torch.randn(x.shape, generator=gen, device=device) * sigma).clamp(0, 1)
-        else:
-            x_in = x
-        y = net(x_in)
-        terms = loss_net(y, x)
-        total = content_weight * terms["content"] + style_weight * terms["style"]
-        if tv_weight:
-            total = total + tv_weight * _tv(y)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        raw.append(torch.stack([terms["content"].detach(), terms["style"].detach(), total.detach()]))
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    bar.close()
-    net.eval()
-    values = torch.stack(raw).cpu().tolist()
-    history = {
-        "step": list(range(1, len(values) + 1)),
-        "content": [v[0] for v in values],
-        "style": [v[1] for v in values],
-        "total": [v[2] for v in values],
-    }
+        desc = f"stylizer {style if isinstance(style, str) else ''}"
+        values, seconds = _fit(net, step, steps, max_seconds, progress, desc)
+    history = {"step": list(range(1, len(values) + 1))}
+    history.update({k: [v[i] for v in values] for i, k in enumerate(("content", "style", "total"))})
     net.config["train"] = {
         "style": style if isinstance(style, str) else "image",
         "steps": len(values),
-        "size": size,
-        "batch": batch,
-        "lr": lr,
-        "content_weight": content_weight,
-        "style_weight": style_weight,
-        "tv_weight": tv_weight,
-        "noise": noise,
-        "photos": list(photos),
+        **dict(size=size, batch=batch, lr=lr, **weights, noise=noise, photos=list(photos)),
         "style_size": style_size or size,
-        "seed": seed,
-        "seconds": round(time.perf_counter() - start, 1),
-        "device": str(device),
+        **dict(seed=seed, seconds=round(seconds, 1), device=str(device)),
     }
     return net, history
-
-
-def _tv(y: torch.Tensor) -> torch.Tensor:
-    return (y[..., 1:, :] - y[..., :-1, :]).abs().mean() + (y[..., 1:] - y[..., :-1]).abs().mean()
 
 
 def train_texture_net(
@@ -743,50 +667,36 @@ def train_texture_net(
 
     Each step draws ``batch`` fresh noise pyramids of ``size`` px; the loss is the Gram (style) loss
     of the generated images against the texture's (taken at ``texture_size``, default ``size``,
-    shorter side) at ``layers``. Adam with ``lr``. Returns ``(net, {"step", "style"})``.
+    shorter side) at ``layers``. Adam with ``lr``, cosine decay. Seeded; the caller's random
+    generators are left as they were. Returns ``(net, {"step", "style"})``.
     """
-    from .models import load_model
+    steps, batch, size = (
+        check_int(steps, "steps", low=1),
+        check_int(batch, "batch", low=1),
+        check_int(size, "size", low=1),
+    )
+    check_positive(lr, "lr")
+    _check_style_name(texture, "texture")
+    device = _device(device) if net is None else device_of(net)
+    with seeded(seed, [device]):
+        net = (net if net is not None else TextureNet(scales, channels)).to(device)
+        if size % net.multiple:
+            raise ValueError(f"size must be a multiple of {net.multiple} for {net.scales} scales, got {size}")
+        loss_net = _loss_network(vgg, device, texture, texture_size or size, None, layers)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    _check_positive(lr=lr)
-    device = _device(device) if net is None else next(net.parameters()).device
-    torch.manual_seed(seed)
-    net = (net if net is not None else TextureNet(scales, channels)).to(device)
-    if size % net.multiple:
-        raise ValueError(f"size must be a multiple of {net.multiple} for {net.scales} scales, got {size}")
-    vgg = vgg if vgg is not None else load_model("vgg19", device=device)
-    loss_net = PerceptualLoss(vgg, None, None, layers).to(device)
-    loss_net.set_style(_style_image(texture, texture_size or size).to(device))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=lr * 0.05)
-    raw: list[torch.Tensor] = []
-    start = time.perf_counter()
-    from tqdm.auto import tqdm
+        def step(i: int) -> torch.Tensor:
+            loss = loss_net(net(net.noise(batch, size, seed=seed * 100_003 + i, device=device)))["style"]
+            _update(opt, loss, sched)
+            return loss.detach()
 
-    net.train()
-    for step in tqdm(range(steps), desc="texture net", disable=not progress, mininterval=10):
-        y = net(net.noise(batch, size, seed=seed * 100_003 + step, device=device))
-        loss = loss_net(y)["style"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        raw.append(loss.detach())
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    net.eval()
-    values = torch.stack(raw).cpu().tolist()
+        values, seconds = _fit(net, step, steps, max_seconds, progress, "texture net")
     net.config["train"] = {
         "texture": texture if isinstance(texture, str) else "image",
         "steps": len(values),
-        "size": size,
-        "batch": batch,
-        "lr": lr,
-        "texture_size": texture_size or size,
-        "seed": seed,
-        "seconds": round(time.perf_counter() - start, 1),
-        "device": str(device),
+        **dict(size=size, batch=batch, lr=lr, texture_size=texture_size or size, seed=seed),
+        **dict(seconds=round(seconds, 1), device=str(device)),
     }
     return net, {"step": list(range(1, len(values) + 1)), "style": values}
 
@@ -875,51 +785,3 @@ def load_stylizer(name: str, device: Any = "cpu") -> TransformNet:
 def load_texture_net(name: str, device: Any = "cpu") -> TextureNet:
     """The committed :class:`TextureNet` for the texture ``name`` (sha256-checked), eval mode."""
     return _load_committed(name, TEXTURE_SHA256, "texture", "texture network", device)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m lecture_utils.fastnet", description=__doc__.split("\n\n")[0])
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--style", help="painting name: train a stylizer (Johnson et al.)")
-    what.add_argument("--texture", help="painting name: train a texture network (Ulyanov et al.)")
-    p.add_argument("--out", required=True, help="output .pt file")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--size", type=int, default=None)
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--style-weight", type=float, default=None)
-    p.add_argument("--tv-weight", type=float, default=None)
-    p.add_argument("--noise", type=float, default=None)
-    p.add_argument("--width", type=int, nargs=3, default=None)
-    p.add_argument("--norm", choices=NORMS, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
-    p.add_argument("--max-seconds", type=float, default=None, help="stop training after this many seconds")
-    a = p.parse_args(argv)
-    device = _device(a.device)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    opts = {k: v for k, v in dict(steps=a.steps, size=a.size, batch=a.batch, lr=a.lr).items() if v is not None}
-    if a.style:
-        extra = dict(style_weight=a.style_weight, tv_weight=a.tv_weight, noise=a.noise, width=a.width, norm=a.norm)
-        opts.update({k: v for k, v in extra.items() if v is not None})
-        net, hist = train_stylizer(a.style, seed=a.seed, device=device, max_seconds=a.max_seconds, **opts)
-        last = {k: float(np.mean(v[-50:])) for k, v in hist.items() if k != "step"}
-    else:
-        net, hist = train_texture_net(a.texture, seed=a.seed, device=device, max_seconds=a.max_seconds, **opts)
-        last = {"style": float(np.mean(hist["style"][-50:]))}
-    digest = save_net(net, a.out, hist)
-    size = Path(a.out).stat().st_size
-    print(f"{a.out}: {len(hist['step'])} steps in {net.config['train']['seconds']} s on {device}; last losses {last}")
-    print(f"sha256 {digest}  size {size} bytes")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,21 +2,55 @@
 
 Lecture 00 (a first look at a feature space) and 08 (neighbours, t-SNE). An embedding is the
 layer's output, globally average-pooled when it is a feature map.
+
+:func:`layer_means` is the one batched embedding of the package: :func:`embed` (images through a
+:class:`ZooModel`'s preprocessing), :func:`lecture_utils.neighbours.module_embed` (ready tensors
+for a plain module) and :func:`lecture_utils.optimize.channel_means` (RGB images in [0, 1]) call it.
 """
 
 from __future__ import annotations
+
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from .hooks import record
-from .models import ZooModel, as_module
+from .checks import check_int
+from .hooks import get_layer, run_until
+from .models import ZooModel
 
-__all__ = ["embed"]
+__all__ = ["embed", "layer_means"]
 
 
 @torch.no_grad()
+def layer_means(
+    model: nn.Module | ZooModel,
+    inputs: Sequence[Any] | torch.Tensor | np.ndarray,
+    layer: str,
+    batch_size: int = 32,
+    prepare: Callable[[Any], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """The spatial mean of ``layer``'s output (flattened when it is not a feature map) for every
+    input, ``batch_size`` inputs per forward pass; each pass stops after ``layer``.
+
+    Inputs: ``inputs`` anything sliceable of length N; ``prepare(chunk)`` turns a slice into the
+    network's input tensor (B, ...) on the model's device (default: the slice as it is).
+    Returns: (N, D) float32 tensor on the CPU. The model is left as it was.
+    """
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    get_layer(model, layer)  # unknown names fail before any work
+    if len(inputs) == 0:
+        raise ValueError("got no inputs to embed (an empty batch)")
+    out = []
+    for start in range(0, len(inputs), batch_size):
+        chunk = inputs[start : start + batch_size]
+        x = prepare(chunk) if prepare is not None else chunk
+        a = run_until(model, x, layer)[layer]
+        out.append((a.mean(dim=(2, 3)) if a.ndim == 4 else a.flatten(1)).float().cpu())
+    return torch.cat(out)
+
+
 def embed(
     model: ZooModel,
     images: np.ndarray | list,
@@ -30,17 +64,11 @@ def embed(
     """
     if not isinstance(model, ZooModel):
         raise TypeError("embed needs a ZooModel (it preprocesses the images)")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    batch_size = check_int(batch_size, "batch_size", low=1)
     if len(images) == 0:
         raise ValueError("embed got no images")
-    net: nn.Module = as_module(model)
-    out = []
-    with record(net, layer, detach=True) as rec:
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            x = torch.cat([model.preprocess(im) for im in chunk])
-            net(x)
-            a = rec.activations[layer]
-            out.append((a.mean(dim=(2, 3)) if a.ndim == 4 else a.flatten(1)).cpu().numpy())
-    return np.concatenate(out).astype(np.float32)
+
+    def prepare(chunk: Sequence[Any]) -> torch.Tensor:
+        return torch.cat([model.preprocess(im) for im in chunk])
+
+    return layer_means(model, images, layer, batch_size, prepare).numpy()

@@ -45,7 +45,6 @@ trapezoid sum over ``steps`` points, computed in batches. Completeness: the attr
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,10 +54,21 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
-from .attribution import classes_of
+from .checks import check_bool, check_choice, check_finite, check_int, check_number
 from .hooks import HookSet, preserved_state
-from .models import ZooModel, as_module
-from .targets import Target, Targets, batched_output, check_image, class_score, resolve_class, resolve_targets
+from .models import ZooModel, as_module, classes_of
+from .targets import (
+    Target,
+    Targets,
+    batched_output,
+    check_class_target,
+    check_image,
+    class_score,
+    model_input,
+    resolve_class,
+    resolve_for,
+    resolve_targets,
+)
 
 __all__ = [
     "FullGradient",
@@ -150,21 +160,17 @@ def _clamp_term(module: nn.Hardtanh, z: torch.Tensor, g: torch.Tensor) -> torch.
 
 
 def _check_target(model: nn.Module | ZooModel, target: Targets, n_images: int = 1) -> None:
-    resolve_targets(target, n_images, classes_of(model))  # counts, names, ranges before any hook
+    resolve_for(model, target, n_images)  # head, counts, names, ranges before any hook
 
 
-def _decompose(
-    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """One forward + backward pass for a batch (N, 3, H, W): ``(scores (N,), input term,
-    bias terms, implicit terms)``, every term with the batch axis first (see :func:`full_gradient`)."""
-    check_image(image, batch=True)
-    _check_target(model, target, image.shape[0])
-    for m in as_module(model).modules():
-        if isinstance(m, _BatchNorm):
-            effective_bias(m)  # refuses batch-statistics norms before any hook is registered
-    # (kind, name, output, factor): factor the broadcast bias, or for "implicit" (module, its input)
-    records: list[tuple[str, str, torch.Tensor, Any]] = []
+Record = tuple[str, str, torch.Tensor, Any]  # (kind, name, output, factor) of one bias / implicit term
+
+
+def _bias_hooks(net: nn.Module, records: list[Record]) -> HookSet:
+    """Register the hooks that collect every bias term of a forward pass into ``records``:
+    ``("bias", name, output, broadcast bias)`` per conv / linear / batch-norm call and
+    ``("implicit", name, output, (module, its input))`` per Hardtanh / ReLU6 call. A layer called
+    more than once gets ``name#2``, ... The caller removes the hooks (``finally``)."""
     calls: dict[str, int] = {}
 
     def key(name: str) -> str:
@@ -179,35 +185,59 @@ def _decompose(
 
         return hook
 
+    def clamp_hook(name: str):
+        def hook(mod: nn.Module, inputs: Any, out: torch.Tensor) -> None:
+            if out.requires_grad:
+                records.append(("implicit", key(name), out, (mod, inputs[0].detach())))
+
+        return hook
+
     hooks = HookSet()
-    with preserved_state(model) as net:
-        try:
-            for name, m in net.named_modules():
-                if isinstance(m, _BatchNorm):
-                    act = getattr(m, "act", None)  # timm's BatchNormAct2d: bias before drop + act
-                    fn = bias_hook(name, m, linear=False)
-                    if isinstance(act, nn.Module):
-                        hooks.add(act.register_forward_pre_hook(lambda _m, args, fn=fn: fn(args[0])))
-                    else:
-                        hooks.add(m.register_forward_hook(lambda _m, _i, out, fn=fn: fn(out)))
-                elif isinstance(m, (_ConvNd, nn.Linear)) and m.bias is not None:
-                    fn = bias_hook(name, m, linear=isinstance(m, nn.Linear))
+    try:
+        for name, m in net.named_modules():
+            if isinstance(m, _BatchNorm):
+                act = getattr(m, "act", None)  # timm's BatchNormAct2d: bias before drop + act
+                fn = bias_hook(name, m, linear=False)
+                if isinstance(act, nn.Module):
+                    hooks.add(act.register_forward_pre_hook(lambda _m, args, fn=fn: fn(args[0])))
+                else:
                     hooks.add(m.register_forward_hook(lambda _m, _i, out, fn=fn: fn(out)))
-                elif isinstance(m, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6)
+            elif isinstance(m, (_ConvNd, nn.Linear)) and m.bias is not None:
+                fn = bias_hook(name, m, linear=isinstance(m, nn.Linear))
+                hooks.add(m.register_forward_hook(lambda _m, _i, out, fn=fn: fn(out)))
+            elif isinstance(m, nn.Hardtanh):  # ReLU6 is a Hardtanh(0, 6)
+                hooks.add(m.register_forward_hook(clamp_hook(name)))
+    except BaseException:
+        hooks.remove()
+        raise
+    return hooks
 
-                    def clamp_hook(mod: nn.Module, inputs: Any, out: torch.Tensor, name: str = name) -> None:
-                        if out.requires_grad:
-                            records.append(("implicit", key(name), out, (mod, inputs[0].detach())))
 
-                    hooks.add(m.register_forward_hook(clamp_hook))
-            device = next(net.parameters()).device
-            x = image.detach().to(device).requires_grad_(True)
-            logits = net(x)
-            idx = resolve_targets(target, x.shape[0], classes_of(model), n_classes=logits.shape[-1])
-            if idx is None:
-                scores = torch.stack([class_score(logits[i : i + 1], target) for i in range(x.shape[0])])
-            else:
-                scores = logits[torch.arange(x.shape[0], device=device), idx]
+def _scores(model: nn.Module | ZooModel, logits: torch.Tensor, target: Targets) -> torch.Tensor:
+    """The target score of every image, (N,): one class per image, or a callable per image."""
+    n = logits.shape[0]
+    idx = resolve_targets(target, n, classes_of(model), n_classes=logits.shape[-1])
+    if idx is None:
+        return torch.stack([class_score(logits[i : i + 1], target) for i in range(n)])
+    return logits[torch.arange(n, device=logits.device), idx]
+
+
+def _decompose(
+    model: nn.Module | ZooModel, image: torch.Tensor, target: Targets
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """One forward + backward pass for a batch (N, 3, H, W): ``(scores (N,), input term,
+    bias terms, implicit terms)``, every term with the batch axis first (see :func:`full_gradient`)."""
+    check_image(image, batch=True, model=model)
+    _check_target(model, target, image.shape[0])
+    for m in as_module(model).modules():
+        if isinstance(m, _BatchNorm):
+            effective_bias(m)  # refuses batch-statistics norms before any hook is registered
+    records: list[Record] = []
+    with preserved_state(model) as net:
+        hooks = _bias_hooks(net, records)
+        try:
+            x = model_input(image, net).requires_grad_(True)
+            scores = _scores(model, net(x), target)
             score = scores.sum()  # images are independent: per-image gradients
             if not score.requires_grad:
                 raise ValueError("the target score does not depend on the input")
@@ -236,7 +266,7 @@ def full_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Targ
     Batch-norm layers of timm (``BatchNormAct2d``: norm, then ``drop``, then ``act`` inside one
     module) are handled: the bias term is taken before the activation.
     """
-    check_image(image)
+    check_image(image, model=model)
     scores, input_term, bias_terms, implicit_terms = _decompose(model, image, target)
     return FullGradient(float(scores[0]), input_term, bias_terms, implicit_terms)
 
@@ -284,8 +314,7 @@ def fullgrad(
     targets (``parts=True``: dict name -> such a map: ``"input"``, then the bias terms in forward
     order, then the implicit terms).
     """
-    if not isinstance(implicit, bool) or not isinstance(parts, bool):
-        raise TypeError("implicit and parts must be bools")
+    implicit, parts = check_bool(implicit, "implicit"), check_bool(parts, "parts")
     _, input_term, bias_terms, implicit_terms = _decompose(model, image, target)
     h, w = image.shape[-2:]
     keep = batched_output(image, target)
@@ -319,17 +348,10 @@ def fullgrad(
 
 def target_score(model: nn.Module | ZooModel, image: torch.Tensor, target: Target) -> float:
     """The target score (logit) of one preprocessed image (1, 3, H, W), without gradients."""
-    check_image(image)
+    check_image(image, model=model)
     _check_target(model, target)
     with preserved_state(model) as net, torch.no_grad():
-        device = next(net.parameters()).device
-        return float(class_score(net(image.detach().to(device)), target, classes_of(model)))
-
-
-def _int_arg(name: str, v: Any, lo: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
-    return int(v)
+        return float(class_score(net(model_input(image, net)), target, classes_of(model)))
 
 
 @dataclass
@@ -360,15 +382,18 @@ class IGPath:
 
 
 def _baseline(image: torch.Tensor, baseline: torch.Tensor | float | None) -> torch.Tensor:
+    """IG's x0 as a tensor of the image's shape: zeros, a number everywhere, or a tensor (checked:
+    the image's shape, finite -- a NaN baseline makes every attribution NaN)."""
     if baseline is None:
         return torch.zeros_like(image)
-    if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
-        return torch.full_like(image, float(baseline))
     if isinstance(baseline, torch.Tensor):
         if tuple(baseline.shape) != tuple(image.shape):
             raise ValueError(f"baseline must have the image's shape {tuple(image.shape)}, got {tuple(baseline.shape)}")
+        check_finite(baseline.detach(), "baseline")
         return baseline.detach().to(image.dtype)
-    raise TypeError(f"baseline must be None, a number or a tensor, got {type(baseline).__name__}")
+    if isinstance(baseline, bool) or not isinstance(baseline, (int, float)) and not hasattr(baseline, "__float__"):
+        raise TypeError(f"baseline must be None, a number or a tensor, got {type(baseline).__name__}")
+    return torch.full_like(image, check_number(baseline, "baseline"))
 
 
 def integrated_gradients(
@@ -396,17 +421,34 @@ def integrated_gradients(
     Returns: attributions (N, 3, H, W) on the model's device; their sum approximates
     ``f(x) - f(x0)`` (completeness), the closer the more steps.
     """
-    check_image(image, batch=True)
-    steps = _int_arg("steps", steps)
-    batch_size = _int_arg("batch_size", batch_size)
-    if method not in ("trapezoid", "riemann"):
-        raise ValueError(f"Unknown method {method!r}: choose 'trapezoid' or 'riemann'")
-    if not isinstance(return_path, bool):
-        raise TypeError("return_path must be a bool")
+    check_image(image, batch=True, model=model)
+    steps = check_int(steps, "steps", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    method = check_choice(method, "method", ("trapezoid", "riemann"))
+    return_path = check_bool(return_path, "return_path")
     if return_path and image.shape[0] != 1:
         raise ValueError(f"return_path needs one image (1, 3, H, W), got a batch of {image.shape[0]}")
     x0_all = _baseline(image, baseline)
-    idx = resolve_targets(target, image.shape[0], classes_of(model))  # counts, names, ranges first
+    idx = resolve_for(model, target, image.shape[0])  # head, counts, names, ranges first
+    alphas, weights = _ig_nodes(steps, method)
+    attributions = []
+    with preserved_state(model) as net:
+        xs, x0s = model_input(image, net), model_input(x0_all, net)
+        for i in range(image.shape[0]):
+            t = target if idx is None else idx[i]
+            x, x0 = xs[i : i + 1], x0s[i : i + 1]
+            attribution, scores, integrand = _ig_path(model, net, x, x0, t, alphas, weights, batch_size)
+            attributions.append(attribution)
+        if return_path:
+            with torch.no_grad():
+                ends = [class_score(net(v), t, classes_of(model)) for v in (x0, x)]
+    if not return_path:
+        return torch.cat(attributions)
+    return attributions[0], IGPath(alphas, weights, scores, integrand, float(ends[1] - ends[0]))
+
+
+def _ig_nodes(steps: int, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """IG's quadrature: nodes ``a_k`` and weights ``w_k`` (float64, the weights sum to 1)."""
     if method == "trapezoid":
         alphas = torch.linspace(0, 1, steps + 1, dtype=torch.float64)
         weights = torch.full((steps + 1,), 1.0 / steps, dtype=torch.float64)
@@ -414,33 +456,37 @@ def integrated_gradients(
     else:
         alphas = torch.arange(1, steps + 1, dtype=torch.float64) / steps
         weights = torch.full((steps,), 1.0 / steps, dtype=torch.float64)
-    attributions = []
-    with preserved_state(model) as net:
-        device = next(net.parameters()).device
-        for i in range(image.shape[0]):
-            t = target if idx is None else idx[i]
-            x, x0 = image[i : i + 1].detach().to(device), x0_all[i : i + 1].to(device)
-            total = None
-            scores, integrand = [], []
-            for start in range(0, len(alphas), batch_size):
-                a = alphas[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
-                wk = weights[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
-                xb = (x0 + a * (x - x0)).requires_grad_(True)
-                logits = net(xb)
-                per_item = torch.stack([class_score(logits[k : k + 1], t, classes_of(model)) for k in range(len(a))])
-                (grad,) = torch.autograd.grad(per_item.sum(), xb)  # items are independent: per-item gradients
-                g = (grad * wk).sum(dim=0, keepdim=True)
-                total = g if total is None else total + g
-                scores.append(per_item.detach().double().cpu())
-                integrand.append((grad * (x - x0)).sum(dim=(1, 2, 3)).detach().double().cpu())
-            attributions.append((x - x0) * total)
-        if return_path:
-            with torch.no_grad():
-                ends = [class_score(net(v), t, classes_of(model)) for v in (x0, x)]
-    if not return_path:
-        return torch.cat(attributions)
-    path = IGPath(alphas, weights, torch.cat(scores), torch.cat(integrand), float(ends[1] - ends[0]))
-    return attributions[0], path
+    return alphas, weights
+
+
+def _ig_path(
+    model: nn.Module | ZooModel,
+    net: nn.Module,
+    x: torch.Tensor,
+    x0: torch.Tensor,
+    target: Target,
+    alphas: torch.Tensor,
+    weights: torch.Tensor,
+    batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """IG of one image ``x`` (1, 3, H, W) against ``x0``: ``batch_size`` path points per pass.
+
+    Returns ``(attribution (1, 3, H, W), scores (n,), integrand (n,))``, the last two float64 CPU."""
+    device, classes = x.device, classes_of(model)
+    total = None
+    scores, integrand = [], []
+    for start in range(0, len(alphas), batch_size):
+        a = alphas[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
+        wk = weights[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
+        xb = (x0 + a * (x - x0)).requires_grad_(True)
+        logits = net(xb)
+        per_item = torch.stack([class_score(logits[k : k + 1], target, classes) for k in range(len(a))])
+        (grad,) = torch.autograd.grad(per_item.sum(), xb)  # items are independent: per-item gradients
+        g = (grad * wk).sum(dim=0, keepdim=True)
+        total = g if total is None else total + g
+        scores.append(per_item.detach().double().cpu())
+        integrand.append((grad * (x - x0)).sum(dim=(1, 2, 3)).detach().double().cpu())
+    return (x - x0) * total, torch.cat(scores), torch.cat(integrand)
 
 
 def path_scores(
@@ -454,15 +500,16 @@ def path_scores(
     """The target score along the straight path: ``f(x0 + a (x - x0))`` for each ``a`` of ``alphas``
     (forward passes only). Inputs as :func:`integrated_gradients`; ``alphas`` (n,).
     Returns: (n,) float64 CPU tensor."""
-    check_image(image)
-    batch_size = _int_arg("batch_size", batch_size)
+    check_image(image, model=model)
+    batch_size = check_int(batch_size, "batch_size", low=1)
     alphas = torch.as_tensor(alphas, dtype=torch.float64).flatten()
+    check_finite(alphas, "alphas")
     x0 = _baseline(image, baseline)
     _check_target(model, target)
     out = []
     with preserved_state(model) as net, torch.no_grad():
-        device = next(net.parameters()).device
-        x, x0 = image.detach().to(device), x0.to(device)
+        x, x0 = model_input(image, net), model_input(x0, net)
+        device = x.device
         for start in range(0, len(alphas), batch_size):
             a = alphas[start : start + batch_size].to(device=device, dtype=x.dtype).view(-1, 1, 1, 1)
             logits = net(x0 + a * (x - x0))
@@ -496,9 +543,10 @@ def pixel_perturbation(
     from .occlusion import fill_value
     from .sanity import as_pixel_map
 
-    check_image(image)
+    check_image(image, model=model)
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("pixel_perturbation needs one class (an index or a name), not a callable")
+    check_class_target(model, target)
     idx = resolve_class(target, classes_of(model))
     fr = torch.as_tensor(fractions, dtype=torch.float64).flatten()
     if fr.numel() == 0 or not ((fr > 0) & (fr <= 1)).all():
@@ -518,8 +566,8 @@ def pixel_perturbation(
     rank[order] = torch.arange(n)
     counts = torch.round(fr * n).long().clamp(min=1)
     with preserved_state(model) as net, torch.no_grad():
-        device = next(net.parameters()).device
-        x = image.detach().to(device)
+        x = model_input(image, net)
+        device = x.device
         removed = rank.view(1, 1, h, w).to(device) < counts.view(-1, 1, 1, 1).to(device)
         xb = torch.cat([x, torch.where(removed, colour.to(device=device, dtype=x.dtype), x)])
         logits = net(xb)

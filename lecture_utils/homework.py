@@ -1,4 +1,4 @@
-"""Homework: exercises with automatic checks, and the student versions of the notebooks.
+"""Homework: exercises with automatic checks (``homework.check``).
 
 Every notebook ends with a *Homework* section. Each exercise there is three cells:
 
@@ -6,15 +6,18 @@ Every notebook ends with a *Homework* section. Each exercise there is three cell
 2. the solution cell: ``def name(...):`` whose body lies between nbgrader's markers
    ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (cell metadata ``nbgrader.solution``);
 3. the check cell: ``homework.check("name", name)`` compares the function with stored expected
-   values on fixed inputs and prints pass / fail with the largest error (cs231n's ``rel_error``
-   checks); an ``assert`` between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS`` makes the
-   solved notebook fail loudly when a solution is wrong.
+   values on fixed inputs and prints pass / fail with the largest error and where it is (cs231n's
+   ``rel_error`` checks); an ``assert`` between ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``
+   makes the solved notebook fail loudly when a solution is wrong.
 
-``python -m lecture_utils.homework build`` writes the student versions (solution regions replaced
-by a ``NotImplementedError`` stub with a hint, hidden tests removed, outputs cleared) to
-``build/student/`` and recomputes the expected values *from the solutions in the notebooks* on the
-fixed inputs of :data:`EXERCISES`, into ``data/homework/expected.pt``. The checks read only that
-file, so they work in the student versions, which contain no solution.
+:func:`check` never stops the notebook because of the student's code: an exception, a missing
+``return``, ``sys.exit()``, a ``KeyboardInterrupt`` or a test case that runs longer than its time limit
+(an endless loop) each become a one-line report.
+
+The student versions and the expected values (``data/homework/expected.pt``) are written by the
+teachers' tool ``tools/homework_build.py`` (``make homework``), which recomputes the expected values
+*from the solutions in the notebooks* on the fixed inputs of :data:`EXERCISES`. The checks read only
+that file, so they work in the student versions, which contain no solution.
 
 Teachers who use nbgrader can run it on the same notebooks: the markers and cell metadata follow
 its conventions (solution cells, autograded test cells with hidden tests).
@@ -22,30 +25,36 @@ its conventions (solution cells, autograded test cells with hidden tests).
 
 from __future__ import annotations
 
-import argparse
-import copy
+import ctypes
+import functools
 import math
-import re
-import sys
+import signal
+import threading
+import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Exercise", "EXERCISES", "CheckResult", "check", "rel_error", "student_source", "build", "main"]
+from .checks import check_positive
+
+__all__ = ["Exercise", "EXERCISES", "CheckResult", "check", "rel_error", "TIME_LIMIT"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = ROOT / "data" / "homework" / "expected.pt"
 STUDENT_DIR = ROOT / "build" / "student"
+BUILD_COMMAND = "make homework"  # (= python tools/homework_build.py build) in the course folder
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # what the solution cells may use without importing it themselves (the Homework section's first cell imports the same)
 PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\n"
+TIME_LIMIT = 15.0  # seconds per test case; every solution takes well under 1 s
 
 Inputs = dict[str, torch.Tensor]
 
@@ -56,7 +65,10 @@ class Exercise:
 
     ``make_inputs(g)`` builds the fixed inputs (named tensors) from a seeded generator; ``call(fn, inputs)``
     runs a candidate on them and returns a tensor (or a tuple of tensors). Outputs are compared with
-    ``torch.allclose(out, expected, rtol, atol)``.
+    ``torch.allclose(out, expected, rtol, atol)``. ``function``: the name the solution cell defines (the
+    builder takes it from the cell's one ``def`` when the cell renames it). ``time_limit``: seconds per test
+    case. ``dims``: names of the output's dimensions for the report of a wrong value (default by rank: row,
+    column; channel, row, column; image, channel, row, column).
     """
 
     name: str
@@ -69,6 +81,8 @@ class Exercise:
     seed: int = 0
     cases: int = 3
     function: str = field(default="")
+    time_limit: float = TIME_LIMIT
+    dims: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.function:
@@ -245,6 +259,8 @@ EXERCISES: dict[str, Exercise] = {
             "alpha_k is the gradient of channel k averaged over all positions: a mean over the last two dims",
             _gradcam_inputs,
             lambda fn, d: fn(d["gradients"]),
+            dims=("channel",),
+            function="channel_alphas",
         ),
         Exercise(
             "grad_cam_map",
@@ -269,8 +285,10 @@ EXERCISES: dict[str, Exercise] = {
             "(topk with largest=False, or argsort)",
             _nn_inputs,
             lambda fn, d: fn(d["features"], d["query"], int(d["k"])),
+            dims=("rank",),
             atol=0,
             rtol=0,
+            function="k_nearest",
         ),
         Exercise(
             "top_activating",
@@ -278,6 +296,7 @@ EXERCISES: dict[str, Exercise] = {
             "the score of an image for a channel is that channel's maximum over positions; sort the images by it",
             _top_inputs,
             lambda fn, d: fn(d["activations"], int(d["channel"]), int(d["k"])),
+            dims=("rank",),
             atol=0,
             rtol=0,
         ),
@@ -343,6 +362,7 @@ EXERCISES: dict[str, Exercise] = {
             "reshape to (B, C, H*W), multiply by its own transpose (batched @), divide by H*W",
             _gram_inputs,
             lambda fn, d: fn(d["features"]),
+            dims=("image", "row", "column"),
         ),
         Exercise(
             "content_loss",
@@ -350,6 +370,7 @@ EXERCISES: dict[str, Exercise] = {
             "sum of squared differences divided by the sum of squares of the target",
             _content_inputs,
             lambda fn, d: fn(d["features"], d["target"]),
+            function="relative_content_loss",
         ),
         Exercise(
             "style_loss",
@@ -357,6 +378,7 @@ EXERCISES: dict[str, Exercise] = {
             "Gram matrix of features (reuse your gram_matrix idea: F F^T / (H W)), then the relative squared error",
             _style_inputs,
             lambda fn, d: fn(d["features"], d["target_gram"]),
+            function="relative_style_loss",
         ),
         Exercise(
             "psnr",
@@ -387,12 +409,17 @@ def rel_error(a: torch.Tensor, b: torch.Tensor) -> float:
 
 @dataclass
 class CheckResult:
-    """What :func:`check` found: ``status`` is "passed", "failed" or "not implemented"."""
+    """What :func:`check` found: ``status`` is "passed", "failed" or "not implemented".
+
+    ``case``: the test case (1-based) that failed, if one did; ``seconds``: how long the whole check took.
+    """
 
     name: str
     status: str
     message: str
     max_error: float = math.nan
+    case: int | None = None
+    seconds: float = math.nan
 
     @property
     def passed(self) -> bool:
@@ -411,266 +438,306 @@ def _load_expected(path: Path) -> dict:
         if not path.is_file():
             raise FileNotFoundError(
                 f"the expected values of the homework checks are missing: {path}. "
-                "Run `python -m lecture_utils.homework build` in the course folder."
+                f"Run `{BUILD_COMMAND}` in the course folder (it computes them from the solved notebooks)."
             )
         _EXPECTED_CACHE[path] = torch.load(path, map_location="cpu", weights_only=True)
     return _EXPECTED_CACHE[path]
 
 
-def _as_tensors(out: object) -> tuple[torch.Tensor, ...]:
-    if isinstance(out, torch.Tensor):
-        return (out,)
-    if isinstance(out, (tuple, list)) and out and all(isinstance(o, torch.Tensor) for o in out):
-        return tuple(out)
-    if isinstance(out, (int, float)) or (
-        isinstance(out, (tuple, list)) and not any(isinstance(o, torch.Tensor) for o in out)
-    ):
-        return (torch.as_tensor(out),)
-    raise TypeError(f"expected a tensor (or a tuple of tensors), got {type(out).__name__}")
+# ----------------------------------------------------------------------------- running the student's code
+class _TimeUp(BaseException):
+    """Raised inside the student's code when a test case runs past its time limit (a ``BaseException``, so
+    that an ``except Exception`` in the student's code cannot swallow it)."""
+
+
+def _run_with_alarm(func: Callable[[], object], limit: float) -> object:
+    """``func()`` on the main thread, stopped by ``SIGALRM`` after ``limit`` s; the caller's handler and
+    timer are restored."""
+    armed = [True]
+
+    def on_alarm(signum, frame):  # noqa: ARG001
+        if armed[0]:
+            raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, limit)
+    start = time.monotonic()
+    try:
+        return func()
+    finally:
+        try:
+            armed[0] = False
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+            if outer_delay > 0:  # a timer of the caller was running: give it back what remains of it
+                remaining = max(outer_delay - (time.monotonic() - start), 1e-3)
+                signal.setitimer(signal.ITIMER_REAL, remaining, outer_interval)
+
+
+def _run_in_thread(func: Callable[[], object], limit: float) -> object:
+    """``func()`` in a worker thread; past ``limit`` s the worker gets a ``_TimeUp`` at its next Python line
+    (it only ever holds its own copies of the inputs, so it cannot change a later test case)."""
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller below
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="homework-check", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(_TimeUp))
+        worker.join(1.0)
+        raise _TimeUp
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box.get("value")
+
+
+def _run_limited(func: Callable[[], object], limit: float) -> object:
+    """``func()``, stopped with ``_TimeUp`` after ``limit`` seconds (SIGALRM on the main thread, else a thread)."""
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        return _run_with_alarm(func, limit)
+    return _run_in_thread(func, limit)
+
+
+class _BadReturn(Exception):
+    """The student's function returned something that is not a result (None, a string, ...)."""
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (bool, int, float, np.number, np.bool_))
+
+
+def _to_tensor(value: object, what: str) -> tuple[torch.Tensor, str]:
+    """One returned value as a tensor, and a note when it had to be converted; ``_BadReturn`` if it cannot be."""
+    if isinstance(value, torch.Tensor):
+        return value, ""
+    if value is None:
+        raise _BadReturn(f"{what} None: a missing `return`?")
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype != object:
+        return torch.from_numpy(np.array(value)), f"{what} a NumPy array (converted; return a torch.Tensor)"
+    if _is_number(value):
+        return torch.as_tensor(value), ""
+    if isinstance(value, (list, tuple)) and value and all(_is_number(v) for v in value):
+        kind = type(value).__name__
+        return torch.as_tensor(value), f"{what} a Python {kind} of numbers (converted; return a torch.Tensor)"
+    raise _BadReturn(f"{what} a {type(value).__name__}, expected a torch.Tensor")
+
+
+def _outputs(out: object, n_expected: int) -> tuple[tuple[torch.Tensor, ...], str]:
+    """The tensors in the student's return value and a note on any conversion."""
+    if isinstance(out, (tuple, list)) and out and not all(_is_number(v) for v in out):
+        converted = [
+            _to_tensor(v, f"element {i} of the {type(out).__name__} your function returned is")
+            for i, v in enumerate(out)
+        ]
+        if n_expected == 1:
+            raise _BadReturn(
+                f"your function returned a {type(out).__name__} of {len(out)} values, expected one tensor "
+                "(torch.stack / torch.cat them, or return only the result)"
+            )
+        return tuple(t for t, _ in converted), next((n for _, n in converted if n), "")
+    tensor, note = _to_tensor(out, "your function returned")
+    return (tensor,), note
 
 
 def _where(exc: BaseException) -> str:
+    """`` (in f, line n: code)`` for the innermost frame of the student's code in ``exc``'s traceback."""
     frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if not f.filename.startswith(str(Path(__file__).parent))]
+    here = str(Path(__file__).parent)
+    mine = [f for f in frames if not f.filename.startswith(here) and not f.filename.endswith("threading.py")]
     if not mine:
         return ""
     f = mine[-1]
     return f" (in {f.name}, line {f.lineno}: {f.line.strip()})" if f.line else f" (in {f.name}, line {f.lineno})"
 
 
+def _explain(exc: BaseException, limit: float) -> str:
+    """One line on what went wrong in the student's code."""
+    if isinstance(exc, _TimeUp):
+        return f"took more than {limit:g} s: an endless loop? (each test case may take {limit:g} s)"
+    if isinstance(exc, _BadReturn):
+        return str(exc)
+    if isinstance(exc, SystemExit):
+        return (
+            f"your function called exit() / sys.exit({exc.code!r}){_where(exc)}: "
+            "a function should `return` its result, never exit"
+        )
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt): if it ran too long, look for an endless loop"
+    return f"your function raised {type(exc).__name__}: {exc}{_where(exc)}"
+
+
+# ----------------------------------------------------------------------------- comparing with the expected values
+_DIMS = {1: ("index",), 2: ("row", "column"), 3: ("channel", "row", "column"), 4: ("image", "channel", "row", "column")}
+
+
+def _position(index: tuple[int, ...], dims: tuple[str, ...]) -> str:
+    names = dims if len(dims) == len(index) else _DIMS.get(len(index), tuple(f"dim {d}" for d in range(len(index))))
+    return ", ".join(f"{n} {i}" for n, i in zip(names, index))
+
+
+def _shape_hint(got: tuple[int, ...], want: tuple[int, ...]) -> str:
+    if [d for d in got if d != 1] == [d for d in want if d != 1]:
+        return "an extra or a missing axis of size 1 (keepdim, squeeze, [None])?"
+    if math.prod(got) == math.prod(want):
+        return "the same number of values: a wrong reshape / permute / transpose?"
+    if len(got) == len(want) - 1:
+        return "one axis fewer: a sum / mean over one axis too many?"
+    if len(got) == len(want) + 1:
+        return "one axis more: a missing sum / mean over an axis?"
+    diff = [i for i, (a, b) in enumerate(zip(got, want)) if a != b]
+    if len(got) == len(want) and len(diff) == 1:
+        return f"dimension {diff[0]} has {got[diff[0]]} entries instead of {want[diff[0]]}: a range or slice off?"
+    return ""
+
+
+def _near_border(wrong: torch.Tensor) -> bool:
+    """Whether all wrong values of a (..., H, W) mask lie in the outer quarter of the rows or columns."""
+    if wrong.ndim < 2 or min(wrong.shape[-2:]) < 4:
+        return False
+    h, w = wrong.shape[-2:]
+    bh, bw = max(1, h // 4), max(1, w // 4)
+    inner = torch.zeros(h, w, dtype=torch.bool)
+    inner[bh : h - bh, bw : w - bw] = True
+    return bool(inner.any()) and not bool((wrong & inner).any())
+
+
+def _value_hint(o: torch.Tensor, e: torch.Tensor, wrong: torch.Tensor, tol: float) -> str:
+    """A guess at the kind of mistake from the pattern of the errors (``o``, ``e`` float64 of one shape)."""
+    ee = float((e * e).sum())
+    if ee > 0:
+        c = float((o * e).sum()) / ee
+        if abs(c - 1) > 1e-3 and torch.allclose(o, c * e, rtol=1e-4, atol=tol):
+            if abs(c + 1) < 1e-3:
+                return "the sign is flipped"
+            return f"your values are {c:.4g} times the expected ones: a missing or extra factor (mean vs sum, H*W)?"
+    d = (o - e).flatten()
+    if d.numel() > 1 and torch.allclose(d, d[:1].expand_as(d), atol=tol):
+        return f"your values are the expected ones {float(d[0]):+.3g}: a constant offset"
+    if o.ndim >= 2 and o.shape[-1] == o.shape[-2] > 1 and torch.allclose(o.transpose(-1, -2), e, atol=tol):
+        return "rows and columns are swapped: transposed?"
+    if torch.equal(o.flatten().sort().values, e.flatten().sort().values):
+        return "the right values in another order: sorting (e.g. nearest first)?"
+    n_wrong, n = int(wrong.sum()), wrong.numel()
+    if _near_border(wrong):
+        return f"only values near the border are wrong ({n_wrong} of {n}): border handling (padding, first / last row)?"
+    return f"{n_wrong} of {n} values are wrong" if n_wrong < n else ""
+
+
+def _compare_one(ex: Exercise, o: torch.Tensor, e: torch.Tensor) -> tuple[bool, float, str]:
+    """(equal within tolerance, max abs error, what is wrong) for one output tensor."""
+    o = o.detach().cpu()
+    if tuple(o.shape) != tuple(e.shape):
+        hint = _shape_hint(tuple(o.shape), tuple(e.shape))
+        return False, math.nan, f"shape {tuple(o.shape)}, expected {tuple(e.shape)}" + (f": {hint}" if hint else "")
+    if not (e.is_floating_point() or e.is_complex()) and (o.is_floating_point() or o.is_complex()):
+        return False, math.nan, f"dtype {o.dtype}, expected integers ({e.dtype}): indices, not values?"
+    if e.numel() == 0:
+        return True, 0.0, ""
+    od, ed = o.double(), e.double()
+    bad = ~torch.isfinite(od) & torch.isfinite(ed)
+    if bad.any():
+        idx = tuple(int(i) for i in bad.nonzero()[0])
+        at = f" at {_position(idx, ex.dims)}" if idx else ""
+        return False, math.nan, f"NaN or inf{at}: a division by zero, or log / sqrt of a value <= 0?"
+    wrong = ~torch.isclose(od, ed, rtol=ex.rtol, atol=ex.atol)
+    diff = (od - ed).abs()
+    err = float(diff.max())
+    if not wrong.any():
+        return True, err, ""
+    idx = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    at = f" at {_position(idx, ex.dims)}" if idx else ""
+    hint = _value_hint(od, ed, wrong, tol=ex.atol + ex.rtol * float(ed.abs().max()))
+    why = f"max error {err:.3g}{at} (yours {float(od[idx]):.4g}, expected {float(ed[idx]):.4g})"
+    return False, err, why + (f": {hint}" if hint else "") + f"; rel error {rel_error(od, ed):.3g}"
+
+
 def _compare(
     exercise: Exercise, outs: tuple[torch.Tensor, ...], expected: tuple[torch.Tensor, ...]
 ) -> tuple[bool, float, str]:
+    """(all outputs right, worst error, what is wrong with the first wrong output)."""
     if len(outs) != len(expected):
         return False, math.nan, f"returned {len(outs)} tensor(s), expected {len(expected)}"
     worst = 0.0
     for i, (o, e) in enumerate(zip(outs, expected)):
-        which = f"output {i}: " if len(expected) > 1 else ""
-        o = o.detach().cpu()
-        if tuple(o.shape) != tuple(e.shape):
-            return False, math.nan, f"{which}shape {tuple(o.shape)}, expected {tuple(e.shape)}"
-        if e.dtype in (torch.int64, torch.int32, torch.bool) and o.is_floating_point():
-            return False, math.nan, f"{which}dtype {o.dtype}, expected integer indices ({e.dtype})"
-        err = float((o.double() - e.double()).abs().max()) if e.numel() else 0.0
+        ok, err, why = _compare_one(exercise, o, e)
+        if not ok:
+            return False, err, (f"output {i}: " if len(expected) > 1 else "") + why
         worst = max(worst, err)
-        if not torch.allclose(o.double(), e.double(), rtol=exercise.rtol, atol=exercise.atol, equal_nan=False):
-            return False, err, f"{which}wrong values: max abs error {err:.3g}, rel error {rel_error(o, e):.3g}"
     return True, worst, ""
 
 
-def check(name: str, fn: Callable, expected_path: str | Path = EXPECTED, verbose: bool = True) -> CheckResult:
+# ----------------------------------------------------------------------------- the check
+def _run_cases(ex: Exercise, fn: Callable, cases: list[dict], limit: float) -> CheckResult:
+    """Every stored test case in turn; stops at the first one that does not pass."""
+    worst, notes, n = 0.0, [], len(cases)
+    for i, case in enumerate(cases, 1):
+        inputs = {k: v.clone() for k, v in case["inputs"].items()}  # the student's code gets its own copies
+        expected = tuple(case["output"])
+        failed = f"{ex.name}: FAILED on test case {i}/{n}: "
+        try:
+            outs, note = _outputs(_run_limited(functools.partial(ex.call, fn, inputs), limit), len(expected))
+        except NotImplementedError:
+            return CheckResult(ex.name, "not implemented", f"{ex.name}: not implemented yet. Hint: {ex.hint}")
+        except BaseException as exc:  # noqa: BLE001 -- the student's code: report, never stop the notebook
+            return CheckResult(ex.name, "failed", failed + _explain(exc, limit), case=i)
+        ok, err, why = _compare(ex, outs, expected)
+        if not ok:
+            return CheckResult(ex.name, "failed", failed + why, err, case=i)
+        if any(not torch.equal(inputs[k], v) for k, v in case["inputs"].items()):
+            return CheckResult(ex.name, "failed", failed + "your function modified its input in place", case=i)
+        worst = max(worst, err)
+        notes += [note] if note and note not in notes else []
+    message = f"{ex.name}: passed {n}/{n} test cases (max abs error {worst:.2g})"
+    return CheckResult(ex.name, "passed", message + "".join(f"; note: {m}" for m in notes), worst)
+
+
+def check(
+    name: str,
+    fn: Callable,
+    expected_path: str | Path = EXPECTED,
+    verbose: bool = True,
+    time_limit: float | None = None,
+) -> CheckResult:
     """Run the student's ``fn`` on exercise ``name``'s fixed inputs and compare with the expected values.
 
-    Inputs: ``name`` a key of :data:`EXERCISES`; ``fn`` the student's function.
+    Inputs: ``name`` a key of :data:`EXERCISES`; ``fn`` the student's function; ``time_limit`` seconds per
+    test case (default the exercise's, :data:`TIME_LIMIT`).
     Returns: a :class:`CheckResult` (truthy when passed); prints one line unless ``verbose=False``.
     Never raises because of the student's code: a stub (``NotImplementedError``) gives "not implemented
-    yet" with the hint, any other exception a one-line "failed" naming the line.
+    yet" with the hint; an exception, ``None`` returned, ``sys.exit``, ``KeyboardInterrupt`` or a test case
+    past the time limit (stopped) give a one-line "FAILED" naming the test case; a wrong result names the
+    shape, or the largest error, where it is and a guess at the cause.
     """
-    if name not in EXERCISES:
+    if not isinstance(name, str) or name not in EXERCISES:
         raise KeyError(f"unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
     if not callable(fn):
-        raise TypeError(f"check({name!r}, fn): fn must be your function, got {type(fn).__name__}")
+        raise TypeError(
+            f"check({name!r}, fn): fn must be your function (its name, not a call of it), got {type(fn).__name__}"
+        )
     ex = EXERCISES[name]
+    limit = ex.time_limit if time_limit is None else check_positive(time_limit, "time_limit")
     stored = _load_expected(Path(expected_path))
     if name not in stored:
-        raise KeyError(
-            f"{expected_path} has no expected values for {name!r}: "
-            "rebuild them with `python -m lecture_utils.homework build`"
-        )
-    result = None
-    worst = 0.0
-    for i, case in enumerate(stored[name]):
-        inputs = {k: v.clone() for k, v in case["inputs"].items()}
-        try:
-            out = ex.call(fn, inputs)
-            outs = _as_tensors(out)
-        except NotImplementedError:
-            result = CheckResult(name, "not implemented", f"{name}: not implemented yet. Hint: {ex.hint}")
-            break
-        except Exception as exc:  # noqa: BLE001 -- the student's code: report, do not stop the notebook
-            result = CheckResult(
-                name, "failed", f"{name}: your function raised {type(exc).__name__}: {exc}{_where(exc)}"
-            )
-            break
-        ok, err, why = _compare(ex, outs, tuple(case["output"]))
-        if not ok:
-            result = CheckResult(name, "failed", f"{name}: FAILED on test case {i + 1}/{len(stored[name])}: {why}", err)
-            break
-        if any(not torch.equal(inputs[k], v) for k, v in case["inputs"].items()):
-            result = CheckResult(name, "failed", f"{name}: FAILED: your function modified its input in place")
-            break
-        worst = max(worst, err)
-    if result is None:
-        n = len(stored[name])
-        result = CheckResult(name, "passed", f"{name}: passed {n}/{n} test cases (max abs error {worst:.2g})", worst)
+        raise KeyError(f"{expected_path} has no expected values for {name!r}: rebuild them with `{BUILD_COMMAND}`")
+    start = time.perf_counter()
+    result = _run_cases(ex, fn, stored[name], float(limit))
+    result.seconds = time.perf_counter() - start
     if verbose:
         mark = {"passed": "\u2714", "failed": "\u2718", "not implemented": "\u2026"}[result.status]
         print(f"{mark} {result.message}")
     return result
 
 
-# ----------------------------------------------------------------------------- student versions
-def _region_lines(lines: list[str], begin: str, end: str) -> list[tuple[int, int]]:
-    """(start, stop) line indices of every begin ... end region (markers included)."""
-    spans, start = [], None
-    for i, line in enumerate(lines):
-        s = line.strip()
-        if s == begin:
-            if start is not None:
-                raise ValueError(f"nested {begin!r}")
-            start = i
-        elif s == end:
-            if start is None:
-                raise ValueError(f"{end!r} without {begin!r}")
-            spans.append((start, i))
-            start = None
-    if start is not None:
-        raise ValueError(f"{begin!r} without {end!r}")
-    return spans
+if __name__ == "__main__":  # the builder is teachers' tooling in tools/ now; the old command keeps working
+    import runpy
+    import sys
 
-
-def student_source(source: str, hint: str = "") -> str:
-    """The student version of one cell's source: solution regions become a stub, hidden tests vanish.
-
-    The stub keeps the indentation of the ``### BEGIN SOLUTION`` line:
-    ``# YOUR CODE HERE`` then ``raise NotImplementedError(hint)``.
-    """
-    lines = source.split("\n")
-    for a, b in reversed(_region_lines(lines, BEGIN_HIDDEN, END_HIDDEN)):
-        del lines[a : b + 1]
-    for a, b in reversed(_region_lines(lines, BEGIN_SOLUTION, END_SOLUTION)):
-        indent = re.match(r"\s*", lines[a]).group(0)
-        message = f"Exercise: {hint}" if hint else "Exercise: write your code here"
-        lines[a : b + 1] = [f"{indent}# YOUR CODE HERE", f"{indent}raise NotImplementedError({message!r})"]
-    return "\n".join(lines).rstrip("\n")
-
-
-def _solution_cells(nb) -> dict[str, object]:
-    """grade_id -> solution cell, for the cells nbgrader marks as solutions."""
-    out = {}
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution"):
-            out[meta["grade_id"]] = cell
-    return out
-
-
-def _hint_for(cell) -> str:
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
-    ex = EXERCISES.get(grade_id)
-    return ex.hint if ex else ""
-
-
-def student_notebook(nb):
-    """A copy of notebook ``nb`` for students: stubs, no hidden tests, no outputs, no widget state."""
-    import nbformat
-
-    nb = copy.deepcopy(nb)
-    names = [
-        c.metadata["nbgrader"]["grade_id"]
-        for c in nb.cells
-        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-    ]
-    if names:
-        listed = ", ".join(f"`{n}`" for n in names)
-        note = (
-            f"**Student version.** The functions {listed} in the *Homework* section at the end are yours to write; "
-            "each check cell tells you whether your function is right. (Generated by "
-            "`python -m lecture_utils.homework build` from the solved notebook.)"
-        )
-        nb.cells.insert(1, nbformat.v4.new_markdown_cell(note))
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.source = student_source(cell.source, _hint_for(cell))
-        cell.outputs = []
-        cell.execution_count = None
-    nb.metadata.pop("widgets", None)
-    return nb
-
-
-def solution_function(cell_source: str, function: str) -> Callable:
-    """Execute a solution cell (with :data:`PRELUDE`) and return the function it defines."""
-    namespace: dict = {}
-    exec(compile(PRELUDE + cell_source, f"<solution {function}>", "exec"), namespace)  # noqa: S102
-    if function not in namespace or not callable(namespace[function]):
-        raise ValueError(f"the solution cell does not define a function {function!r}")
-    return namespace[function]
-
-
-def compute_expected(notebooks: Sequence[Path]) -> dict[str, list[dict]]:
-    """Expected outputs of every exercise, computed by the solutions found in ``notebooks``."""
-    import nbformat
-
-    cells = {}
-    for path in notebooks:
-        for grade_id, cell in _solution_cells(nbformat.read(path, as_version=4)).items():
-            cells[grade_id] = (path, cell)
-    missing = [n for n in EXERCISES if n not in cells]
-    if missing:
-        raise ValueError(f"no solution cell (nbgrader grade_id) for exercise(s) {missing}")
-    expected = {}
-    for name, ex in EXERCISES.items():
-        path, cell = cells[name]
-        if not path.name.startswith(ex.notebook):
-            raise ValueError(f"exercise {name!r} belongs to {ex.notebook}, but its solution is in {path.name}")
-        fn = solution_function(cell.source, ex.function)
-        g = torch.Generator().manual_seed(ex.seed)
-        cases = []
-        for _ in range(ex.cases):
-            inputs = ex.make_inputs(g)
-            out = _as_tensors(ex.call(fn, {k: v.clone() for k, v in inputs.items()}))
-            cases.append({"inputs": inputs, "output": [o.detach().cpu().contiguous() for o in out]})
-        expected[name] = cases
-    return expected
-
-
-def build(
-    out_dir: str | Path = STUDENT_DIR, expected_path: str | Path = EXPECTED, notebooks_dir: str | Path = NOTEBOOKS
-) -> list[Path]:
-    """Write the student notebooks into ``out_dir/notebooks`` and the expected values to ``expected_path``.
-
-    Returns: the paths of the student notebooks.
-    """
-    import nbformat
-
-    sources = sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb"))
-    if not sources:
-        raise FileNotFoundError(f"no notebooks NN_*.ipynb in {notebooks_dir}")
-    expected = compute_expected(sources)
-    expected_path = Path(expected_path)
-    expected_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(expected, expected_path)
-    _EXPECTED_CACHE.pop(expected_path, None)
-    target = Path(out_dir) / "notebooks"
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sources:
-        nb = student_notebook(nbformat.read(path, as_version=4))
-        nbformat.write(nb, target / path.name)
-        written.append(target / path.name)
-    return written
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lecture_utils.homework", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="write the student notebooks and the expected values of the checks")
-    b.add_argument("--out", default=str(STUDENT_DIR), help="folder for the student version (default build/student)")
-    b.add_argument(
-        "--expected", default=str(EXPECTED), help="where the expected values go (default data/homework/expected.pt)"
-    )
-    sub.add_parser("list", help="list the exercises")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for ex in EXERCISES.values():
-            print(f"{ex.notebook:38s} {ex.name}")
-        return 0
-    written = build(args.out, args.expected)
-    print(f"{len(EXERCISES)} exercises; expected values -> {args.expected}")
-    print(f"{len(written)} student notebooks -> {Path(args.out) / 'notebooks'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.argv[0] = str(ROOT / "tools" / "homework_build.py")
+    runpy.run_path(sys.argv[0], run_name="__main__")

@@ -16,6 +16,8 @@ off (same forward result, one extra buffer) and switched back on at exit.
 from __future__ import annotations
 
 import difflib
+import threading
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -35,6 +37,10 @@ __all__ = [
     "hook_count",
     "model_state",
     "StopForward",
+    "stop_after",
+    "forward_until_stop",
+    "run_until",
+    "model_lock",
 ]
 
 OUTPUT = "output"  # pseudo-layer name: the model's output
@@ -94,6 +100,28 @@ def model_state(model: nn.Module | ZooModel) -> dict[str, Any]:
     }
 
 
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module | ZooModel) -> threading.RLock:
+    """The re-entrant lock of one network (created on first use, dropped with the network).
+
+    :func:`preserved_state` -- and so :func:`record`, ``backprop.relu_rule`` and every method --
+    holds it for the whole block: two threads calling methods on one model run one after the
+    other, so neither can save the other's frozen ``requires_grad`` flags as "original" (and
+    leave them frozen for good) or run with the other's ReLU rule. Re-entrant: a method may nest
+    blocks on the same model in one thread. The key is the ``nn.Module`` given (a ``ZooModel``'s
+    ``net``); blocks on two different submodules of one network do not exclude each other.
+    """
+    net = as_module(model)
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(net)
+        if lock is None:
+            lock = _LOCKS[net] = threading.RLock()
+    return lock
+
+
 @contextmanager
 def preserved_state(
     model: nn.Module | ZooModel, freeze: bool = True, eval: bool = True, keep_inplace: bool = False
@@ -104,8 +132,17 @@ def preserved_state(
     only, faster), in-place activations off (unless ``keep_inplace=True``: safe, and faster, for a
     forward pass without gradients whose intermediate outputs nobody keeps). Yields the ``nn.Module``.
     Cheap (well under a millisecond for EfficientNet-Lite0): only flags that change are written.
+    Thread-safe per model: the block holds :func:`model_lock` (other threads wait at its start).
     """
     net = as_module(model)
+    with model_lock(net):
+        with _flags_preserved(net, freeze, eval, keep_inplace):
+            yield net
+
+
+@contextmanager
+def _flags_preserved(net: nn.Module, freeze: bool, eval: bool, keep_inplace: bool) -> Iterator[None]:
+    """The body of :func:`preserved_state` (called with the model's lock held)."""
     modules = list(net.modules())
     training = [m.training for m in modules]
     params = list(net.parameters())
@@ -122,7 +159,7 @@ def preserved_state(
                     p.requires_grad_(False)
         for m in inplace:
             m.inplace = False
-        yield net
+        yield
     finally:
         for m, flag in zip(modules, training):
             if m.training != flag:
@@ -221,3 +258,50 @@ def record(
             yield rec
         finally:
             hooks.remove()
+
+
+@contextmanager
+def stop_after(model: nn.Module | ZooModel, layers: str | Iterable[str], seen: Any) -> Iterator[None]:
+    """Inside the block a forward pass ends (``StopForward``) as soon as every one of ``layers`` is a
+    key of ``seen`` (e.g. ``rec.activations`` of an enclosing :func:`record`): the rest of the
+    network is skipped. Enter it *after* ``record`` so its hooks run after the capture. Catch the
+    exception with :func:`forward_until_stop`. The hooks are removed at exit, also after an error.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    modules = [get_layer(model, n) for n in names]  # validate before registering anything
+    hooks = HookSet()
+
+    def stop(*_: Any) -> None:
+        if all(n in seen for n in names):
+            raise StopForward
+
+    try:
+        for module in modules:
+            hooks.add(module.register_forward_hook(stop))
+        yield
+    finally:
+        hooks.remove()
+
+
+def forward_until_stop(net: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """``net(x)``; ``None`` when a hook ended the pass early with ``StopForward``."""
+    try:
+        return net(x)
+    except StopForward:
+        return None
+
+
+def run_until(
+    model: nn.Module | ZooModel, x: torch.Tensor, layers: str | Iterable[str], detach: bool = True, freeze: bool = True
+) -> dict[str, torch.Tensor]:
+    """Run ``model`` on ``x`` only as far as needed and return the outputs of ``layers``.
+
+    The one implementation of "run the network up to a layer". ``x`` goes to the module as it is
+    (a ``ZooModel``'s *preprocessed* input). ``detach=False`` keeps the outputs in the autograd
+    graph (for losses). Returns ``{name: output}`` for every name in ``layers``; state is restored
+    as in :func:`preserved_state`.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    with record(model, names, detach=detach, freeze=freeze) as rec, stop_after(model, names, rec.activations):
+        forward_until_stop(as_module(model), x)
+    return {n: rec.activations[n] for n in names}

@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["load_image", "sample_names", "to_rgb", "MIN_SIDE", "ImageError"]
+from .checks import MIN_IMAGE_SIDE, check_choice, check_int
 
-MIN_SIDE = 8  # smaller images carry no usable content for a CNN
+__all__ = ["load_image", "sample_names", "to_rgb", "data_dir", "MIN_SIDE", "ImageError", "DRAFT_PIXELS"]
+
+MIN_SIDE = MIN_IMAGE_SIDE  # smaller images carry no usable content for a CNN
+DRAFT_PIXELS = 16_000_000  # JPEGs larger than this are decoded reduced (``Image.draft``) when they are downsized
 
 
 class ImageError(ValueError):
@@ -64,21 +67,19 @@ _PACKAGE_SAMPLES = {
 }
 
 
-def _data_dir() -> Path:
-    from .datasets import data_dir
-
-    return data_dir()
+def data_dir() -> Path:
+    """The course's ``data/`` folder (next to the package in a checkout); also ``datasets.data_dir``."""
+    return Path(__file__).resolve().parent.parent / "data"
 
 
 def _paintings() -> dict[str, Path]:
-    folder = _data_dir() / "style-images"
+    folder = data_dir() / "style-images"
     return {p.stem: p for p in sorted(folder.glob("*.jpg"))} if folder.is_dir() else {}
 
 
 def sample_names(kind: str = "all") -> list[str]:
     """Names accepted by :func:`load_image`: ``kind`` = ``"photos"``, ``"paintings"`` or ``"all"``."""
-    if kind not in {"all", "photos", "paintings"}:
-        raise ValueError(f"kind must be 'all', 'photos' or 'paintings', got {kind!r}")
+    check_choice(kind, "kind", ("all", "photos", "paintings"))
     photos = list(_PACKAGE_SAMPLES) if kind != "paintings" else []
     paintings = list(_paintings()) if kind != "photos" else []
     return photos + paintings
@@ -94,6 +95,13 @@ def to_rgb(img: Image.Image, background: tuple[int, int, int] = (255, 255, 255))
         return img
     if img.mode in {"I;16", "I;16B", "I;16L", "I", "F"}:
         arr = np.asarray(img, dtype=np.float64)
+        bad = ~np.isfinite(arr)
+        if bad.any():  # the min-max scaling below would turn the whole image black
+            raise ImageError(
+                f"the {img.mode} image has {int(bad.sum())} NaN or infinite pixel(s) (first at row "
+                f"{int(np.argwhere(bad)[0][0])}, column {int(np.argwhere(bad)[0][1])}); fix them, e.g. "
+                "np.nan_to_num, before loading"
+            )
         lo, hi = float(arr.min()), float(arr.max())
         if img.mode.startswith("I;16") and hi <= 65535 and lo >= 0:
             lo, hi = 0.0, 65535.0 if hi > 255 else 255.0
@@ -110,50 +118,74 @@ def load_image(source: str | os.PathLike, max_size: int = 1024) -> Image.Image:
     """Load an image as RGB.
 
     Inputs: ``source`` a sample name (see :func:`sample_names`) or a file path;
-    ``max_size`` the longest side after loading (larger images are downsized, aspect kept).
+    ``max_size`` the longest side after loading (larger images are downsized, aspect kept; a JPEG
+    of more than ``DRAFT_PIXELS`` pixels is decoded reduced first, so a 100-megapixel photo never
+    occupies 1.2 GB).
     Returns: ``PIL.Image`` in mode RGB, EXIF orientation applied.
     Raises: ``FileNotFoundError`` (missing file, with close sample names), :class:`ImageError`
-    (a directory, not an image, truncated/corrupt, smaller than ``MIN_SIDE`` pixels).
+    (a directory, not an image, truncated/corrupt, NaN pixels, smaller than ``MIN_SIDE`` pixels),
+    ``ValueError`` for an empty ``source``, ``TypeError`` for a source that is not a str or path.
     """
-    if not isinstance(max_size, int) or max_size < MIN_SIDE:
-        raise ValueError(f"max_size must be an integer >= {MIN_SIDE}, got {max_size!r}")
+    max_size = check_int(max_size, "max_size", low=MIN_SIDE)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"load_image takes a sample name or a file path, got {type(source).__name__}")
     key = str(source)
-    paintings = _paintings()
+    if not key.strip():
+        raise ValueError(
+            f"source is an empty name ({key!r}): give a sample name ({', '.join(sample_names('photos'))}, ...) "
+            "or the path of an image file"
+        )
     if key in _PACKAGE_SAMPLES:
         img, label = _PACKAGE_SAMPLES[key](), f"sample {key!r}"
     else:
-        path = Path(paintings.get(key, key)).expanduser()
-        label = str(path)
-        if not path.exists():
-            close = difflib.get_close_matches(key, sample_names(), n=3, cutoff=0.5)
-            hint = f" Did you mean the sample {' / '.join(close)}?" if close else ""
-            raise FileNotFoundError(
-                f"Image not found: {key!r} is neither a file nor a sample name.{hint} "
-                f"Samples: {', '.join(sample_names())}."
-            )
-        if path.is_dir():
-            raise ImageError(f"{label} is a directory, not an image file")
-        try:
-            with Image.open(path) as opened:
-                opened.load()  # decode now: truncated files fail here
-                img = opened.copy() if opened.mode != "P" else opened.copy()
-                img.info.update(opened.info)
-                exif = opened.getexif()
-        except Image.DecompressionBombError as e:
-            raise ImageError(f"{label} is too large to decode safely ({e})") from e
-        except UnidentifiedImageError as e:
-            raise ImageError(f"{label} is not an image file PIL can read") from e
-        except (OSError, SyntaxError, ValueError) as e:
-            raise ImageError(f"{label} could not be decoded (truncated or corrupt file?): {e}") from e
-        if exif:
-            img.getexif().update(exif)
-            img = ImageOps.exif_transpose(img)
+        path = _find(key)
+        img, label = _read(path, max_size), str(path)
     if min(img.size) < MIN_SIDE:
         raise ImageError(f"{label} is only {img.size[0]}x{img.size[1]} pixels; at least {MIN_SIDE}x{MIN_SIDE} needed")
-    img = to_rgb(img)
+    try:
+        img = to_rgb(img)
+    except ImageError as e:
+        raise ImageError(f"{label}: {e}") from None
     if max(img.size) > max_size:
         img = img.copy()
         img.thumbnail((max_size, max_size), Image.LANCZOS)
+    return img
+
+
+def _find(key: str) -> Path:
+    """The file a name or path stands for (a painting's name -> its file); raises when missing."""
+    path = Path(_paintings().get(key, key)).expanduser()
+    if not path.exists():
+        close = difflib.get_close_matches(key, sample_names(), n=3, cutoff=0.5)
+        hint = f" Did you mean the sample {' / '.join(close)}?" if close else ""
+        raise FileNotFoundError(
+            f"Image not found: {key!r} is neither a file nor a sample name.{hint} Samples: {', '.join(sample_names())}."
+        )
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory, not an image file")
+    return path
+
+
+def _read(path: Path, max_size: int) -> Image.Image:
+    """Decode an image file (EXIF orientation applied). A JPEG of more than ``DRAFT_PIXELS`` pixels
+    is decoded at 1/2, 1/4 or 1/8 scale, still at least twice ``max_size`` (``Image.draft``)."""
+    label = str(path)
+    try:
+        with Image.open(path) as opened:
+            w, h = opened.size
+            if opened.format == "JPEG" and w * h > DRAFT_PIXELS and max(w, h) > 2 * max_size:
+                opened.draft(opened.mode, (2 * max_size * w // max(w, h), 2 * max_size * h // max(w, h)))
+            opened.load()  # decode now: truncated files fail here
+            img = opened.copy()
+            img.info.update(opened.info)
+            exif = opened.getexif()
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{label} is too large to decode safely ({e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageError(f"{label} is not an image file PIL can read") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{label} could not be decoded (truncated or corrupt file?): {e}") from e
+    if exif:
+        img.getexif().update(exif)
+        img = ImageOps.exif_transpose(img)
     return img

@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import check_choice, check_int, check_number, check_positive
+
 __all__ = [
     "default_tau",
     "positive_templates",
@@ -62,18 +64,12 @@ def default_tau(n: int) -> float:
 
 
 def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"the feature map side n must be an integer >= 1, got {n!r}")
-    return int(n)
+    return check_int(n, "the feature map side n", low=1)
 
 
 def _check_beta_tau(beta: float, tau: float | None, n: int) -> float:
-    if not beta > 0:
-        raise ValueError(f"beta must be > 0, got {beta}")
-    tau = default_tau(n) if tau is None else float(tau)
-    if not tau > 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    return tau
+    check_positive(beta, "beta")
+    return default_tau(n) if tau is None else check_positive(tau, "tau")
 
 
 def positive_templates(n: int, tau: float | None = None, beta: float = 4.0) -> torch.Tensor:
@@ -153,9 +149,7 @@ class TemplateMask(nn.Module):
 
     def __init__(self, beta: float = 4.0) -> None:
         super().__init__()
-        if not beta > 0:
-            raise ValueError(f"beta must be > 0, got {beta}")
-        self.beta = beta
+        self.beta = check_positive(beta, "beta")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return template_mask(x, beta=self.beta)
@@ -183,7 +177,7 @@ class InterpretableConv2d(nn.Module):
         bn_affine: bool = True,
     ) -> None:
         super().__init__()
-        if kernel_size < 1 or kernel_size % 2 == 0:
+        if check_int(kernel_size, "kernel_size") < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         self.interpretable = interpretable
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False)
@@ -241,7 +235,7 @@ def _log_joint(x: torch.Tensor, alpha: float | None, tau: float | None, beta: fl
     if n_img < 2:
         raise ValueError("the filter loss compares the maps of several images: need a batch of N >= 2")
     m = n * n
-    alpha = m / (m + 1.0) if alpha is None else float(alpha)
+    alpha = m / (m + 1.0) if alpha is None else check_number(alpha, "alpha")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha (the prior p(T+)) must lie in (0, 1), got {alpha}")
     tau = _check_beta_tau(beta, tau, n)
@@ -289,8 +283,7 @@ def filter_loss(
     ``reduction`` "mean" (over filters), "sum" or "none".
     Returns: a scalar, or (C,) for ``reduction="none"``; in nats, between -log(n^2 + 1) and 0.
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    check_choice(reduction, "reduction", ("mean", "sum", "none"))
     log_joint = _log_joint(x, alpha, tau, beta)  # (C, N, M)
     log_prior = torch.logsumexp(log_joint, dim=1)  # p(T) = sum_x p(x, T): (C, M)
     log_px = torch.logsumexp(log_joint, dim=2)  # (C, N)
@@ -346,6 +339,7 @@ def paste_on_canvas(images: np.ndarray, canvas: int = 44, seed: int = 0) -> tupl
     if images.ndim != 3:
         raise ValueError(f"images must have shape (N, h, w), got {images.shape}")
     n, h, w = images.shape
+    canvas, seed = check_int(canvas, "canvas", low=1), check_int(seed, "seed", low=0)
     if canvas < max(h, w):
         raise ValueError(f"canvas {canvas} is smaller than the images ({h}x{w})")
     rng = np.random.default_rng(seed)

@@ -41,8 +41,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hooks import OUTPUT, HookSet, StopForward, _first_tensor, get_layer, preserved_state
-from .models import Normalize, ZooModel, as_module
+from . import losses
+from .checks import check_finite, check_int, check_number
+from .hooks import OUTPUT, get_layer, preserved_state, run_until
+from .models import Normalize, ZooModel, as_zoo
 from .optimize import INPUT, Objective, PixelImage, RenderResult, Transform, render
 from .targets import check_image
 
@@ -72,10 +74,9 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)  # mu: the mean colour subtracted before t
 
 
 def _check_number(value: float, name: str, low: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    value = float(value)
-    if value != value or (value <= low if strict else value < low):
+    """A finite number (``checks.check_number``: TypeError / ValueError) that is ``>= low`` (``> low``)."""
+    value = check_number(value, name)
+    if value <= low if strict else value < low:
         raise ValueError(f"{name} must be {'>' if strict else '>='} {low:g}, got {value:g}")
     return value
 
@@ -141,13 +142,8 @@ def tv_beta(beta: float = 2.0, weight: float = 1.0) -> Objective:
     weight = _check_number(weight, "weight (lam_tv)")
 
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = acts[INPUT]
-        dx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
-        dy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
-        sq = (dx.pow(2) + dy.pow(2)) / V_RANGE**2
         # beta = 2 needs no root; for beta < 2 a tiny offset keeps the gradient finite at flat pixels
-        val = sq if beta == 2.0 else (sq + 1e-8).pow(beta / 2)
-        return -weight * val.mean()
+        return -weight * losses.total_variation(acts[INPUT], beta=beta, scale=V_RANGE)
 
     return Objective(fn, [], f"TV^{beta:g} x{weight:g}")
 
@@ -156,16 +152,10 @@ def tv_beta(beta: float = 2.0, weight: float = 1.0) -> Objective:
 
 
 def _as_zoo(model: ZooModel | nn.Module) -> ZooModel:
-    """A ZooModel as is; a plain module is wrapped so that its input *is* the RGB image in [0, 1]."""
-    if isinstance(model, ZooModel):
-        return model
-    net = as_module(model)
-    if next(net.parameters(), None) is None:
-        raise ValueError("the model has no parameters (cannot tell its device)")
-    dev = next(net.parameters()).device
-    ident = Normalize([0.0] * 3, [1.0] * 3).to(dev)
-    names = [n for n, _ in net.named_modules() if n]
-    return ZooModel(name=type(net).__name__, net=net, normalize=ident, input_size=0, classes=None, layers=names)
+    """:func:`lecture_utils.models.as_zoo` for a model that must have parameters."""
+    if not isinstance(model, (ZooModel, nn.Module)):
+        raise TypeError(f"model must be an nn.Module or ZooModel, got {type(model).__name__}")
+    return as_zoo(model, require_parameters=True)
 
 
 def _check_layer(zoo: ZooModel, layer: str) -> None:
@@ -179,9 +169,9 @@ class UpTo(nn.Module):
     """``net`` run only as far as ``layer``: returns that layer's output and skips the rest
     (``layer="output"``: the whole network).
 
-    Inverting ``relu1_1`` of VGG19 needs one convolution, not sixteen. The forward pass is cut by
-    a hook that raises once the layer's output is stored; the hook lives only during one call
-    (try/finally with :class:`~lecture_utils.hooks.HookSet`)."""
+    Inverting ``relu1_1`` of VGG19 needs one convolution, not sixteen: the forward pass is cut
+    after the layer by :func:`lecture_utils.hooks.run_until` (its hooks live only during one call);
+    the output stays in the autograd graph."""
 
     def __init__(self, net: nn.Module, layer: str) -> None:
         super().__init__()
@@ -191,21 +181,7 @@ class UpTo(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._module is None:  # "output": the whole network
             return self.net(x)
-        box: dict[str, torch.Tensor] = {}
-
-        def hook(module: nn.Module, inputs: object, output: object) -> None:
-            box["out"] = _first_tensor(output)
-            raise StopForward
-
-        hooks = HookSet()
-        try:
-            hooks.add(self._module.register_forward_hook(hook))
-            self.net(x)
-        except StopForward:
-            return box["out"]
-        finally:
-            hooks.remove()
-        raise RuntimeError(f"layer {self.layer!r} was not run by the forward pass")
+        return run_until(self.net, x, self.layer, detach=False, freeze=False)[self.layer]
 
 
 def _truncated(zoo: ZooModel, layer: str) -> ZooModel:
@@ -229,6 +205,7 @@ def representation(model: ZooModel | nn.Module, image: torch.Tensor, layer: str)
     zoo = _as_zoo(model)
     _check_layer(zoo, layer)
     check_image(image, batch=True)
+    check_finite(image, "image")
     image = image.to(zoo.device)
     with preserved_state(zoo):
         return _truncated(zoo, layer).net(image).detach()
@@ -291,24 +268,12 @@ def invert(
     objective (minus the total loss) per step. The model is left as it was.
     """
     zoo = _as_zoo(model)
-    _check_layer(zoo, layer)
-    check_image(image)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    _check_number(lam_alpha, "lam_alpha")
-    _check_number(lam_tv, "lam_tv")
-    _check_number(lr, "lr", 0.0, strict=True)
-    _check_number(alpha, "alpha", 1.0)
-    _check_number(beta, "beta", 1.0)
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 8):
-        raise ValueError(f"size must be an integer >= 8 (pixels) or None, got {size!r}")
-    if size is None and image.shape[-1] != image.shape[-2]:
-        raise ValueError(f"the image is {image.shape[-2]}x{image.shape[-1]}: invert needs a square image (or size=)")
+    _check_invert_args(zoo, image, layer, steps, size, lam_alpha, lam_tv, alpha, beta, lr)
     rgb = zoo.normalize.inverse(image.detach().to(zoo.device)).clamp(0, 1)
     if size is not None and size != rgb.shape[-1]:
         rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     side = rgb.shape[-1]
-    if not isinstance(downsample, int) or not 1 <= downsample <= side:
+    if check_int(downsample, "downsample") < 1 or downsample > side:
         raise ValueError(f"downsample must be an integer in 1..{side}, got {downsample!r}")
     target = representation(zoo, zoo.normalize(rgb), layer)
     # the truncated model returns the layer's activation as its output: match that
@@ -329,19 +294,53 @@ def invert(
         seed=seed,
         progress=progress,
     )
+    return _inversion_result(zoo, res, layer, target, rgb, start_error)
+
+
+def _inversion_result(
+    zoo: ZooModel, res: RenderResult, layer: str, target: torch.Tensor, rgb: torch.Tensor, start_error: float
+) -> InversionResult:
+    """:func:`invert`'s result: the render's plus the errors of the reconstruction (``rgb`` the original)."""
     final = torch.from_numpy(res.image).permute(2, 0, 1)[None].to(zoo.device)
-    original = rgb[0].permute(1, 2, 0).cpu().numpy()
     return InversionResult(
         image=res.image,
         snapshots=res.snapshots,
         values=res.values,
         layer=layer,
         target=target,
-        original=original,
+        original=rgb[0].permute(1, 2, 0).cpu().numpy(),
         start_error=start_error,
         error=relative_error(zoo, final, layer, target),
         pixel_error=float(((final - rgb) ** 2).mean().sqrt()),
     )
+
+
+def _check_invert_args(
+    zoo: ZooModel,
+    image: torch.Tensor,
+    layer: str,
+    steps: int,
+    size: int | None,
+    lam_alpha: float,
+    lam_tv: float,
+    alpha: float,
+    beta: float,
+    lr: float,
+) -> None:
+    """The checks of :func:`invert`, before any work."""
+    _check_layer(zoo, layer)
+    check_image(image)
+    check_finite(image, "image", "the original must be a real picture")
+    check_int(steps, "steps", low=1)
+    _check_number(lam_alpha, "lam_alpha")
+    _check_number(lam_tv, "lam_tv")
+    _check_number(lr, "lr", 0.0, strict=True)
+    _check_number(alpha, "alpha", 1.0)
+    _check_number(beta, "beta", 1.0)
+    if size is not None:
+        check_int(size, "size (pixels, or None)", low=8)
+    elif image.shape[-1] != image.shape[-2]:
+        raise ValueError(f"the image is {image.shape[-2]}x{image.shape[-1]}: invert needs a square image (or size=)")
 
 
 # --------------------------------------------------------------------------- HOG in torch
@@ -371,8 +370,7 @@ class HOG(nn.Module):
     def __init__(self, orientations: int = 9, cell: int = 8, block: int = 2, soft: bool = True) -> None:
         super().__init__()
         for name, v in (("orientations", orientations), ("cell", cell), ("block", block)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(v, name, low=1)
         self.orientations, self.cell, self.block, self.soft = orientations, cell, block, soft
         # a (frozen) parameter, so that the module has a device like any network
         self.gray = nn.Parameter(torch.tensor([0.2125, 0.7154, 0.0721]).view(1, 3, 1, 1), requires_grad=False)

@@ -30,12 +30,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checks import check_bool, check_finite, check_image_tensor, check_int, device_of, memory_text
+
 __all__ = [
     "ZooModel",
     "load_model",
     "available_models",
     "imagenet_classes",
     "as_module",
+    "as_zoo",
+    "classes_of",
     "default_device",
     "WeightsError",
     "load_checked",
@@ -149,8 +153,63 @@ def _weight_file(spec: _WeightSpec) -> Path:
 # --------------------------------------------------------------------------- preprocessing
 
 
+_RANGE_TOLERANCE = 1e-3  # float images may exceed [0, 1] by this much (round-off); they are clamped
+MAX_SIDE = 4096  # preprocess refuses larger outputs (3 x 4096 x 4096 float32 = 201 MB per image)
+
+
+def _float_range_error(lo: float, hi: float, what: str) -> ValueError:
+    hint = " divide by 255 (or pass uint8 pixels)" if 1.5 < hi <= 255.5 and lo >= -_RANGE_TOLERANCE else ""
+    return ValueError(f"a float {what} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}];{hint or ' rescale it'}")
+
+
+def _array_to_rgb(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 or float array -> (1, 3, H, W) float32 in [0, 1]."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an image array of shape (H, W, 3), got {image.shape}")
+    if image.dtype == np.uint8:
+        return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0).contiguous()
+    if not np.issubdtype(image.dtype, np.floating):
+        raise ValueError(f"unsupported image dtype {image.dtype}; use uint8 (0-255) or float in [0, 1]")
+    t = torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1).unsqueeze(0).contiguous()
+    return _checked_float(t, "image array")
+
+
+def _checked_float(t: torch.Tensor, what: str) -> torch.Tensor:
+    """A float image (N, 3, H, W): finite and in [0, 1] (up to round-off), else ``ValueError``."""
+    check_finite(t, what, hint="fix or drop the bad pixels before preprocessing")
+    if t.numel():
+        lo, hi = float(t.min()), float(t.max())
+        if lo < -_RANGE_TOLERANCE or hi > 1 + _RANGE_TOLERANCE:
+            raise _float_range_error(lo, hi, what)
+    return t
+
+
+def _tensor_to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) / (N, 3, H, W) uint8 or float tensor -> (N, 3, H, W) float32 in [0, 1] on the CPU,
+    by the same rules as an array: uint8 is divided by 255, a float tensor must lie in [0, 1]."""
+    if image.device.type == "meta":
+        raise ValueError("the image tensor is on the 'meta' device (a shape without values); create it on 'cpu'")
+    t = image.detach()
+    if t.ndim == 3:
+        t = t.unsqueeze(0)
+    if t.ndim != 4 or t.shape[1] != 3:
+        raise ValueError(f"expected an image tensor of shape (3, H, W) or (N, 3, H, W), got {tuple(image.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"the image tensor is an empty batch {tuple(image.shape)}: give at least one image")
+    if t.dtype == torch.uint8:
+        return t.cpu().float() / 255.0
+    if not t.is_floating_point():
+        raise ValueError(f"unsupported image dtype {t.dtype}; use uint8 (0-255) or float in [0, 1]")
+    return _checked_float(t.cpu().float(), "image tensor")
+
+
 def _to_float_rgb(image: Any) -> torch.Tensor:
-    """PIL image / HxWx3 array (uint8 or float in [0,1]) / 3xHxW tensor -> (1,3,H,W) float in [0,1]."""
+    """PIL image / HxWx3 array / 3xHxW or Nx3xHxW tensor -> (N,3,H,W) float32 in [0,1] on the CPU.
+
+    Arrays and tensors follow one rule: uint8 pixels (0-255) are divided by 255; float values must
+    lie in [0, 1] (``ValueError`` otherwise: "divide by 255"); NaN / inf are refused; float64 and
+    float16 are converted to float32.
+    """
     from PIL import Image
 
     if isinstance(image, Image.Image):
@@ -158,31 +217,41 @@ def _to_float_rgb(image: Any) -> torch.Tensor:
             raise ValueError(f"expected an RGB PIL image, got mode {image.mode!r}; use images.load_image")
         image = np.asarray(image)
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"expected an image array of shape (H, W, 3), got {image.shape}")
-        if image.dtype == np.uint8:
-            arr = image.astype(np.float32) / 255.0
-        elif np.issubdtype(image.dtype, np.floating):
-            arr = image.astype(np.float32)
-            if arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
-                raise ValueError("float image arrays must lie in [0, 1]")
-        else:
-            raise ValueError(f"unsupported image dtype {image.dtype}; use uint8 or float in [0, 1]")
-        return torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).contiguous()
+        return _array_to_rgb(image)
     if isinstance(image, torch.Tensor):
-        t = image.detach().float()
-        if t.ndim == 3:
-            t = t.unsqueeze(0)
-        if t.ndim != 4 or t.shape[1] != 3:
-            raise ValueError(f"expected an image tensor of shape (3,H,W) or (N,3,H,W), got {tuple(image.shape)}")
-        return t.cpu()
+        return _tensor_to_rgb(image)
     raise TypeError(f"cannot preprocess an object of type {type(image).__name__}; pass a PIL image, array or tensor")
+
+
+def _check_size(size: Any, n_images: int = 1) -> int | tuple[int, int] | None:
+    """``preprocess``'s ``size``: None, 0 (keep), a side ``1..MAX_SIDE`` or a pair (h, w)."""
+    if size is None:
+        return None
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ValueError(f"size must be an int or a pair (height, width), got {size!r} ({len(size)} values)")
+        h, w = (check_int(v, "size", low=1, high=MAX_SIDE) for v in size)
+        return (h, w)
+    if isinstance(size, float) and not isinstance(size, bool) and size.is_integer():
+        raise TypeError(f"size must be an integer number of pixels, got {size!r}; use {int(size)}")
+    want = f"an int side in pixels (0 keeps the size, at most {MAX_SIDE}) or a pair (h, w)"
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be {want}, got {size!r} ({type(size).__name__})")
+    size = int(size)
+    if size < 0:
+        raise ValueError(f"size must be {want}, got {size}")
+    if size > MAX_SIDE:
+        need = memory_text(4.0 * 3 * size * size * n_images)
+        raise ValueError(
+            f"size {size} would make {n_images} image(s) of 3x{size}x{size} floats ({need}); at most {MAX_SIDE}"
+        )
+    return size
 
 
 def _resize(x: torch.Tensor, size: int | tuple[int, int] | None, crop: bool) -> torch.Tensor:
     import torch.nn.functional as F
 
-    if size is None:
+    if not size:  # None or 0: keep the size
         return x
     h, w = x.shape[-2:]
     if isinstance(size, int):
@@ -244,7 +313,7 @@ class ZooModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.net.parameters()).device
+        return device_of(self.net)
 
     def to(self, device: str | torch.device) -> ZooModel:
         self.net.to(device)
@@ -254,14 +323,16 @@ class ZooModel:
     def preprocess(self, image: Any, size: int | tuple[int, int] | None = None, crop: bool = True) -> torch.Tensor:
         """Image -> network input.
 
-        Inputs: ``image`` a PIL RGB image, an (H, W, 3) uint8/float array or a (3, H, W) /
-        (N, 3, H, W) tensor in [0, 1]; ``size`` the side (default: ``input_size``; ``0`` keeps the
-        size); ``crop`` resize the shorter side and centre-crop (else plain resize).
-        Returns: tensor (N, 3, size, size) on the model's device.
+        Inputs: ``image`` a PIL RGB image, an (H, W, 3) array or a (3, H, W) / (N, 3, H, W) tensor
+        -- arrays and tensors alike: uint8 pixels 0-255, or float in [0, 1] (float64 / float16 are
+        converted; values outside [0, 1], NaN and inf are refused); ``size`` the side (default:
+        ``input_size``; ``0`` keeps the size; a pair (h, w); at most ``MAX_SIDE``); ``crop`` resize
+        the shorter side and centre-crop (else plain resize).
+        Returns: tensor (N, 3, size, size) float32 on the model's device.
         """
         x = _to_float_rgb(image)
-        size = self.input_size if size is None else (None if size == 0 else size)
-        x = _resize(x, size, crop).clamp(0, 1)
+        size = _check_size(self.input_size if size is None else size, n_images=x.shape[0])
+        x = _resize(x, size, check_bool(crop, "crop")).clamp(0, 1)
         return self.normalize(x.to(self.device))
 
     def deprocess(self, x: torch.Tensor) -> np.ndarray:
@@ -275,14 +346,57 @@ class ZooModel:
         rgb = self.normalize.inverse(x.detach().to(self.device).unsqueeze(0))[0].clamp(0, 1)
         return rgb.permute(1, 2, 0).cpu().numpy()
 
+    def input_range(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per channel, the smallest and largest value of a preprocessed image: ``normalize`` of RGB
+        0 and 1 (EfficientNet-Lite0: -1 and 1; VGG19: about -124 and 151). Two (3,) CPU tensors."""
+        with torch.no_grad():
+            ends = torch.tensor([0.0, 1.0], device=self.normalize.mean.device).view(2, 1, 1, 1).expand(2, 3, 1, 1)
+            y = self.normalize(ends).view(2, 3).cpu()
+        return y.amin(dim=0), y.amax(dim=0)
+
+    def check_range(self, x: torch.Tensor, name: str = "image") -> torch.Tensor:
+        """Refuse an input that cannot be a preprocessed image of this model (``ValueError``).
+
+        Caught: raw pixels 0-255 (whole numbers >= 0 above the largest preprocessed value: "did you
+        forget zoo.preprocess?") and values more than a quarter of the range outside it (a
+        preprocessed image stays inside; slightly noisy or optimized images pass).
+        Inputs: ``x`` (N, 3, H, W), finite. Returns ``x``.
+        """
+        lo, hi = self.input_range()
+        span = hi - lo
+        t = x.detach()
+        mins, maxs = t.amin(dim=(0, 2, 3)).float().cpu(), t.amax(dim=(0, 2, 3)).float().cpu()
+        top, bottom = float(maxs.max()), float(mins.min())
+        raw = (
+            bottom >= 0 and 1.5 < top <= 255 and bool((maxs > hi + 0.01 * span).any()) and bool((t == t.round()).all())
+        )
+        if raw:
+            raise ValueError(
+                f"{name} has whole-number values from {bottom:g} up to {top:g}: these are raw pixels 0-255, "
+                "not network input. Did you forget zoo.preprocess(img)?"
+            )
+        if bool((maxs > hi + 0.25 * span).any() or (mins < lo - 0.25 * span).any()):
+            expect = ", ".join(f"[{a:.3g}, {b:.3g}]" for a, b in zip(lo.tolist(), hi.tolist()))
+            hint = " Values up to 255: did you forget zoo.preprocess?" if bottom >= 0 and top <= 255.5 else ""
+            raise ValueError(
+                f"{name} has values in [{bottom:.4g}, {top:.4g}], far outside what {self.name}.preprocess "
+                f"gives (per channel {expect}).{hint} Pass zoo.preprocess(img)"
+            )
+        return x
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor, k: int = 5) -> list[tuple[int, str, float]]:
-        """Top-k predictions for one preprocessed image: ``[(class_id, name, probability), ...]``."""
+        """Top-k predictions for one preprocessed image: ``[(class_id, name, probability), ...]``.
+
+        Inputs: ``x`` (1, 3, H, W) preprocessed (finite, in the model's input range); ``k`` in
+        1..number of classes. Raises ``ValueError`` for a headless model or a bad ``x`` / ``k``.
+        """
         if self.classes is None:
             raise ValueError(f"{self.name} has no classification head")
-        if x.ndim != 4 or x.shape[0] != 1:
-            raise ValueError(f"predict expects one image of shape (1, 3, H, W), got {tuple(x.shape)}")
-        probs = torch.softmax(self.net(x.to(self.device)), dim=1)[0]
+        check_image_tensor(x, "x")
+        self.check_range(x, "x")
+        k = check_int(k, "k", low=1, high=len(self.classes))
+        probs = torch.softmax(self.net(x.to(device=self.device, dtype=self.normalize.mean.dtype)), dim=1)[0]
         p, i = probs.topk(k)
         return [(int(c), self.classes[int(c)], float(q)) for q, c in zip(p, i)]
 
@@ -298,6 +412,35 @@ def as_module(model: nn.Module | ZooModel) -> nn.Module:
     if isinstance(model, nn.Module):
         return model
     raise TypeError(f"expected a torch.nn.Module or ZooModel, got {type(model).__name__}")
+
+
+def as_zoo(model: nn.Module | ZooModel, *, require_parameters: bool = False) -> ZooModel:
+    """A :class:`ZooModel` as is; a plain module wrapped so that its input *is* the RGB image in [0, 1].
+
+    The wrapper has identity normalization (on the module's device), ``input_size=0`` (keep the
+    image's size), ``classes=None`` and every named submodule as ``layers``. A module without
+    parameters is placed on the CPU, unless ``require_parameters=True``, which refuses it
+    (``ValueError``). Raises ``TypeError`` for anything that is not a module or a ZooModel.
+    """
+    if isinstance(model, ZooModel):
+        return model
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a ZooModel or a torch.nn.Module, got {type(model).__name__}")
+    if require_parameters and next(model.parameters(), None) is None:
+        raise ValueError("the model has no parameters (cannot tell its device)")
+    return ZooModel(
+        name=type(model).__name__,
+        net=model,
+        normalize=Normalize([0.0] * 3, [1.0] * 3).to(device_of(model)),
+        input_size=0,
+        classes=None,
+        layers=[n for n, _ in model.named_modules() if n],
+    )
+
+
+def classes_of(model: nn.Module | ZooModel) -> list[str] | None:
+    """The class names of a :class:`ZooModel` (``None`` for a headless one or a plain module)."""
+    return model.classes if isinstance(model, ZooModel) else None
 
 
 # --------------------------------------------------------------------------- EfficientNet-Lite0

@@ -43,7 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fastnet import instance_norm
+from .checks import check_finite, check_int, check_number, device_of
+from .fastnet import instance_norm, to_input
 from .models import WeightsError, sha256_of
 
 __all__ = [
@@ -194,9 +195,8 @@ class MultiStyleNet(nn.Module):
     def stylize(self, image: Any, style: Any = 0, size: int | None = 256) -> np.ndarray:
         """``image`` (PIL / array / tensor, see ``fastnet.to_input``) in the style ``style``
         (:func:`style_vector` spec) -> (H, W, 3) array in [0, 1]."""
-        from .fastnet import to_input
-
-        x = to_input(image, size).to(next(self.parameters()).device)
+        x = check_finite(to_input(image, size), "image", "replace the NaN/inf pixels (e.g. torch.nan_to_num)")
+        x = x.to(device_of(self))
         return self(x, style_vector(style))[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy()
 
 
@@ -227,14 +227,12 @@ def style_vector(spec: int | Mapping[int, float] | Sequence[float] | torch.Tenso
 
 
 def _index(i: Any) -> int:
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < N_STYLES:
-        raise ValueError(f"style index must be an integer 0..{N_STYLES - 1}, got {i!r}")
-    return int(i)
+    return check_int(i, "style index", low=0, high=N_STYLES - 1)
 
 
 def mix(a: int, b: int, t: float) -> torch.Tensor:
     """Weights that blend style ``a`` (t = 0) into style ``b`` (t = 1): ``(1 - t) e_a + t e_b``."""
-    if not 0 <= t <= 1:
+    if not 0 <= check_number(t, "t") <= 1:
         raise ValueError(f"t must lie in [0, 1], got {t!r}")
     w = torch.zeros(N_STYLES)
     w[_index(a)] += 1 - t

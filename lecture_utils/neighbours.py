@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hooks import record
+from .checks import check_finite, check_int, check_number, device_of
+from .features import layer_means
 from .models import ZooModel, as_module
 
 __all__ = [
@@ -47,11 +48,12 @@ def _features(features: np.ndarray | torch.Tensor, name: str = "features") -> np
 
 
 def _check_k(k: int, n: int, what: str = "points") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = check_int(k, "k")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer (>= 1), got {k}")
     if k > n:
         raise ValueError(f"k={k} is larger than the number of candidate {what} ({n})")
-    return int(k)
+    return k
 
 
 def _check_metric(metric: str) -> str:
@@ -76,16 +78,15 @@ def pixel_features(images: np.ndarray, size: int | None = None) -> np.ndarray:
     if size is not None:
         import torch.nn.functional as F
 
-        if size < 1:
-            raise ValueError(f"size must be >= 1, got {size}")
+        size = check_int(size, "size", low=1)
         t = torch.from_numpy(x if x.ndim == 4 else x[..., None]).permute(0, 3, 1, 2)
         x = F.interpolate(t, size=(size, size), mode="area").permute(0, 2, 3, 1).numpy()
     return x.reshape(len(x), -1)
 
 
-@torch.no_grad()
 def module_embed(model: nn.Module | ZooModel, inputs: torch.Tensor, layer: str, batch_size: int = 256) -> np.ndarray:
-    """Embed ready network inputs at ``layer`` (feature maps averaged over space).
+    """Embed ready network inputs at ``layer`` (feature maps averaged over space): a thin wrapper
+    of :func:`lecture_utils.features.layer_means`.
 
     Inputs: ``inputs`` (N, C, H, W) tensor as the network takes it (e.g. ``smallcnn.to_tensor``);
     ``layer`` a layer name. Returns: (N, D) float32 array.
@@ -94,17 +95,10 @@ def module_embed(model: nn.Module | ZooModel, inputs: torch.Tensor, layer: str, 
         raise ValueError(f"inputs must be a tensor of shape (N, C, H, W), got {getattr(inputs, 'shape', inputs)!r}")
     if len(inputs) == 0:
         raise ValueError("module_embed got no inputs")
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    net = as_module(model)
-    device = next(net.parameters()).device
-    out = []
-    with record(net, layer, detach=True) as rec:
-        for start in range(0, len(inputs), batch_size):
-            net(inputs[start : start + batch_size].to(device))
-            a = rec.activations[layer]
-            out.append((a.mean(dim=(2, 3)) if a.ndim == 4 else a.flatten(1)).float().cpu().numpy())
-    return np.concatenate(out)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    check_finite(inputs, "inputs")
+    device = device_of(as_module(model))
+    return layer_means(model, inputs, layer, batch_size, prepare=lambda b: b.to(device)).numpy()
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") -> np.ndarray:
@@ -190,10 +184,10 @@ def embed_2d(
         raise ValueError(f"need at least 3 points of dimension >= 2, got shape {f.shape}")
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(f).astype(np.float32)
-    if not 0 < perplexity < len(f):
-        raise ValueError(f"perplexity must lie in (0, N) = (0, {len(f)}), got {perplexity}")
-    if max_iter < 250:
-        raise ValueError(f"max_iter must be >= 250 (scikit-learn's minimum), got {max_iter}")
+    perplexity = check_number(perplexity, "perplexity", low=0.0, strict_low=True)
+    if not perplexity < len(f):
+        raise ValueError(f"perplexity must lie in (0, N) = (0, {len(f)}), got {perplexity:g}")
+    max_iter = check_int(max_iter, "max_iter (scikit-learn's minimum is 250)", low=250)
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=max_iter)
     return tsne.fit_transform(f).astype(np.float32)
 
@@ -210,6 +204,7 @@ def trustworthiness(features: np.ndarray, points: np.ndarray, k: int = 10) -> fl
     f, p = _features(features), _features(points, "points")
     if len(f) != len(p):
         raise ValueError(f"features and points differ in length: {len(f)} vs {len(p)}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(f) / 2:
+    k = check_int(k, "k", low=1)
+    if not k < len(f) / 2:
         raise ValueError(f"k must be an int with 1 <= k < N/2 = {len(f) / 2:g}, got {k!r}")
-    return float(sk_trust(f, p, n_neighbors=int(k)))
+    return float(sk_trust(f, p, n_neighbors=k))

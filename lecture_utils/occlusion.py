@@ -21,7 +21,6 @@ unoccluded image -- against one forward and one backward pass for a gradient map
 
 from __future__ import annotations
 
-import numbers
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable
@@ -29,9 +28,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .checks import check_choice, check_int, check_number
 from .hooks import get_layer, preserved_state, record
 from .models import ZooModel, as_module
-from .targets import Targets, batched_output, check_image, resolve_targets
+from .targets import Targets, batched_output, check_image, model_input, resolve_for
 
 __all__ = [
     "OcclusionSweep",
@@ -47,14 +47,6 @@ __all__ = [
 SCORES = ("prob", "logit")
 
 
-def _check_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def occlusion_positions(size: tuple[int, int], window: int, stride: int) -> tuple[list[int], list[int]]:
     """Top-left corners of the occluder: rows and columns ``0, stride, 2*stride, ...`` that keep
     the ``window`` x ``window`` square inside an image of ``size = (H, W)``.
@@ -62,8 +54,8 @@ def occlusion_positions(size: tuple[int, int], window: int, stride: int) -> tupl
     Returns: ``(rows, cols)`` two lists of ints.
     """
     h, w = int(size[0]), int(size[1])
-    window = _check_int("window", window)
-    stride = _check_int("stride", stride)
+    window = check_int(window, "window", low=1)
+    stride = check_int(stride, "stride", low=1)
     if window > min(h, w):
         raise ValueError(f"window {window} is larger than the image ({h}x{w})")
     return list(range(0, h - window + 1, stride)), list(range(0, w - window + 1, stride))
@@ -94,17 +86,17 @@ def fill_value(model: nn.Module | ZooModel, image: torch.Tensor, fill: float | s
     """
     check_image(image, batch=True)
     if isinstance(fill, str):
+        fill = check_choice(fill, "fill", ("grey", "mean"))
         if fill == "grey":
             if isinstance(model, ZooModel):
                 grey = torch.full((1, 3, 1, 1), 0.5, device=model.normalize.mean.device)
                 return model.normalize(grey).detach().to(image.device)
             return torch.zeros(1, 3, 1, 1, dtype=image.dtype, device=image.device)
-        if fill == "mean":
-            return image.detach().mean(dim=(2, 3), keepdim=True)
-        raise ValueError(f"Unknown fill {fill!r}: use 'grey', 'mean' or a number")
-    if isinstance(fill, bool) or not isinstance(fill, numbers.Real):
-        raise TypeError(f"fill must be 'grey', 'mean' or a number, got {type(fill).__name__}")
-    return torch.full((1, 3, 1, 1), float(fill), dtype=image.dtype, device=image.device)
+        return image.detach().mean(dim=(2, 3), keepdim=True)
+    if isinstance(fill, bool) or not isinstance(fill, (int, float)) and not hasattr(fill, "__float__"):
+        raise TypeError(f"fill must be 'grey', 'mean' or a number, got {fill!r} ({type(fill).__name__})")
+    value = check_number(fill, "fill")  # NaN / inf: an occluder of NaN makes every score NaN
+    return torch.full((1, 3, 1, 1), value, dtype=image.dtype, device=image.device)
 
 
 @dataclass
@@ -165,7 +157,7 @@ def _occluded_logits(
 
     The copies of all images are packed into passes of ``batch_size`` (never a pass per image or
     per position); ``colour`` (1 or N, 3, 1, 1); ``after_pass`` is called after each pass (to
-    read recorded activations). Returns ``(logits (N, P, K) on the CPU, number of passes)``.
+    read recorded activations). Returns ``(logits (N, P, K) on x's device, number of passes)``.
     """
     n, p = x.shape[0], len(positions)
     out = []
@@ -179,10 +171,32 @@ def _occluded_logits(
         y = net(xb)
         if y.ndim != 2:
             raise ValueError(f"occlusion needs logits of shape (N, K), the model returned {tuple(y.shape)}")
-        out.append(y.cpu())
+        out.append(y)
         if after_pass is not None:
             after_pass()
     return torch.cat(out).view(n, p, -1), len(out)
+
+
+def _check_unit(model: nn.Module | ZooModel, layer: str | None, channel: int | None) -> None:
+    """A sweep's optional unit: a channel needs a layer; the layer must exist, the channel be >= 0."""
+    if channel is not None and layer is None:
+        raise ValueError("a channel needs a layer: pass layer=... too")
+    if layer is not None:
+        get_layer(model, layer)
+        if channel is not None:
+            check_int(channel, "channel", low=0)
+
+
+def _sweep_channel(act: torch.Tensor, layer: str, channel: int | None) -> int:
+    """The channel a sweep records: ``channel`` checked against ``act`` (1, C, h, w), or the
+    strongest one on the unoccluded image."""
+    if act.ndim != 4:
+        raise ValueError(f"layer {layer!r} gives {tuple(act.shape)}, not conv feature maps (N, C, h, w)")
+    if channel is None:
+        return int(act[0].sum(dim=(1, 2)).argmax())
+    if channel >= act.shape[1]:
+        raise ValueError(f"channel {channel} out of range: layer {layer!r} has {act.shape[1]} channels")
+    return channel
 
 
 def occlusion_sweep(
@@ -203,50 +217,35 @@ def occlusion_sweep(
     :func:`strongest_channel` on the unoccluded image); ``batch_size`` occluded copies per forward.
     Returns: :class:`OcclusionSweep` with ``logits`` (h', w', K) on the CPU.
     """
-    check_image(image)
-    net = as_module(model)
+    check_image(image, model=model)
     rows, cols = occlusion_positions(image.shape[-2:], window, stride)
-    batch_size = _check_int("batch_size", batch_size)
-    if channel is not None and layer is None:
-        raise ValueError("a channel needs a layer: pass layer=... too")
-    if layer is not None:
-        get_layer(net, layer)
-        if channel is not None:
-            _check_int("channel", channel, low=0)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    _check_unit(model, layer, channel)
     colour = fill_value(model, image, fill)
     positions = [(r, c) for r in rows for c in cols]
-
-    device = next(net.parameters()).device
-    x = image.detach().to(device)
-    colour = colour.to(device)
     layers = [layer] if layer is not None else []
     totals: list[torch.Tensor] = []
-    n_batches = 0
     with ExitStack() as stack:
-        stack.enter_context(preserved_state(model))
+        net = stack.enter_context(preserved_state(model))
         stack.enter_context(torch.no_grad())
         rec = stack.enter_context(record(model, layers, detach=True)) if layers else None
+        x = model_input(image, net)
+        colour = colour.to(device=x.device, dtype=x.dtype)
         base = net(x)
-        n_batches += 1
         if base.ndim != 2 or base.shape[0] != 1:
             raise ValueError(f"occlusion needs logits of shape (1, K), the model returned {tuple(base.shape)}")
         feature_map = None
         if rec is not None:
-            act = rec.activations[layer]
-            if act.ndim != 4:
-                raise ValueError(f"layer {layer!r} gives {tuple(act.shape)}, not conv feature maps (N, C, h, w)")
-            if channel is None:
-                channel = int(act[0].sum(dim=(1, 2)).argmax())
-            elif channel >= act.shape[1]:
-                raise ValueError(f"channel {channel} out of range: layer {layer!r} has {act.shape[1]} channels")
-            feature_map = act[0, channel].cpu()
+            channel = _sweep_channel(rec.activations[layer], layer, channel)
+            feature_map = rec.activations[layer][0, channel].cpu()
 
         def read_totals() -> None:
             if rec is not None:
                 totals.append(rec.activations[layer][:, channel].sum(dim=(1, 2)).cpu())
 
         logits, passes = _occluded_logits(net, x, colour, positions, window, batch_size, read_totals)
-        n_batches += passes
+    logits = logits.cpu()
+    n_batches = passes + 1  # and the unoccluded image
     h, w = len(rows), len(cols)
     out = logits[0].view(h, w, -1)
     return OcclusionSweep(
@@ -284,29 +283,27 @@ def occlusion(
     (:func:`fill_value`); ``score`` ``"prob"`` (softmax probability, as in Fig. 7 d) or
     ``"logit"``; ``batch_size`` occluded copies per forward pass (the copies of all images of a
     batch are packed together).
-    Returns: (h', w') map on the CPU, cell (i, j) = score with the square's top-left corner at
-    ``(i * stride, j * stride)``; low values mark the regions the class depends on. (N, h', w')
-    for a batch or per-image targets.
+    Returns: (h', w') map on the model's device (as every map of the package), cell (i, j) =
+    score with the square's top-left corner at ``(i * stride, j * stride)``; low values mark the
+    regions the class depends on. (N, h', w') for a batch or per-image targets.
     """
-    check_image(image, batch=True)
-    if score not in SCORES:
-        raise ValueError(f"Unknown score {score!r}: choose one of {', '.join(SCORES)}")
+    check_image(image, batch=True, model=model)
+    score = check_choice(score, "score", SCORES)
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("occlusion needs one class (an index or a name), not a callable")
-    classes = model.classes if isinstance(model, ZooModel) else None
-    idx = resolve_targets(target, image.shape[0], classes)
+    idx = resolve_for(model, target, image.shape[0])
     rows, cols = occlusion_positions(image.shape[-2:], window, stride)
-    batch_size = _check_int("batch_size", batch_size)
-    net = as_module(model)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    colour = fill_value(model, image, fill)  # checked before any pass
     positions = [(r, c) for r in rows for c in cols]
-    with preserved_state(model, keep_inplace=True), torch.no_grad():  # forward only, nothing recorded
-        device = next(net.parameters()).device
-        colour = fill_value(model, image, fill).to(device)
-        logits, _ = _occluded_logits(net, image.detach().to(device), colour, positions, window, batch_size)
+    with preserved_state(model, keep_inplace=True) as net, torch.no_grad():  # forward only, nothing recorded
+        x = model_input(image, net)
+        colour = colour.to(device=x.device, dtype=x.dtype)
+        logits, _ = _occluded_logits(net, x, colour, positions, window, batch_size)
     if max(idx) >= logits.shape[-1]:
         raise ValueError(f"class index {max(idx)} out of range: the model has {logits.shape[-1]} classes")
     values = torch.softmax(logits, dim=-1) if score == "prob" else logits
-    maps = values[torch.arange(len(idx)), :, idx].view(len(idx), len(rows), len(cols))
+    maps = values[torch.arange(len(idx), device=values.device), :, idx].view(len(idx), len(rows), len(cols))
     return maps if batched_output(image, target) else maps[0]
 
 
@@ -315,11 +312,11 @@ def strongest_channel(model: nn.Module | ZooModel, image: torch.Tensor, layer: s
 
     Inputs: ``image`` (1, 3, H, W) preprocessed; ``layer`` a conv layer name. Returns: an int.
     """
-    check_image(image)
+    check_image(image, model=model)
     net = as_module(model)
     get_layer(net, layer)
     with record(model, layer, detach=True) as rec, torch.no_grad():
-        net(image.detach().to(next(net.parameters()).device))
+        net(model_input(image, net))
     act = rec.activations[layer]
     if act.ndim != 4:
         raise ValueError(f"layer {layer!r} gives {tuple(act.shape)}, not conv feature maps (N, C, h, w)")

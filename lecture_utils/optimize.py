@@ -23,6 +23,7 @@ Simonyan, Vedaldi & Zisserman 2014; Olah, Mordvintsev & Schubert 2017; Yosinski 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -32,7 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .hooks import OUTPUT, HookSet, StopForward, get_layer, record
+from . import losses
+from .checks import check_finite, check_int, check_non_negative, check_number, check_positive, seeded
+from .features import layer_means
+from .hooks import OUTPUT, forward_until_stop, get_layer, record, stop_after
 from .models import ZooModel
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "pad",
     "random_scale",
     "random_rotate",
+    "robust_transforms",
     "gaussian_blur",
     "bilateral_filter",
     "blur_every",
@@ -62,21 +67,39 @@ __all__ = [
     "render",
     "RenderResult",
     "channel_means",
+    "MAX_RENDER_SIDE",
 ]
 
 INPUT = "input"
+MAX_RENDER_SIDE = 4096
+"""The largest image side :func:`render` accepts (a 4096 x 4096 image alone is 200 MB in float32;
+the network's activations and gradients need many times more)."""
+
+_WRAP_HINT = (
+    "wrap the function in an Objective: Objective(lambda acts: ..., layers=['blocks.4'], name='mine'), "
+    "where acts holds the outputs of the named layers, acts['output'] the logits and acts['input'] the RGB image"
+)
 
 
 class Objective:
     """A scalar function of activations, to be maximized. ``layers``: the layer names it reads."""
 
     def __init__(self, fn: Callable[[dict[str, torch.Tensor]], torch.Tensor], layers: Iterable[str], name: str):
-        self.fn, self.layers, self.name = fn, frozenset(layers), name
+        if not callable(fn):
+            raise TypeError(f"fn must be a function of the activations dict, got {type(fn).__name__}")
+        names = [layers] if isinstance(layers, str) else list(layers)
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"layers must be layer names (str), got {names!r}")
+        self.fn, self.layers, self.name = fn, frozenset(names), str(name)
 
     def __call__(self, acts: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.fn(acts)
 
     def __add__(self, other: Objective) -> Objective:
+        if not isinstance(other, Objective):
+            raise TypeError(
+                f"an Objective can only be added to another Objective, got {type(other).__name__}; {_WRAP_HINT}"
+            )
         return Objective(lambda a: self(a) + other(a), self.layers | other.layers, f"{self.name} + {other.name}")
 
     def __neg__(self) -> Objective:
@@ -86,8 +109,7 @@ class Objective:
         return self + (-other)
 
     def __mul__(self, k: float) -> Objective:
-        if not isinstance(k, (int, float)):
-            raise TypeError("an objective can only be multiplied by a number")
+        k = check_number(k, "the factor of an objective (objectives multiply by numbers only)")
         return Objective(lambda a: k * self(a), self.layers, f"{k:g}*({self.name})")
 
     __rmul__ = __mul__
@@ -198,16 +220,23 @@ def diversity(layer: str, weight: float = 1.0) -> Objective:
 def total_variation(weight: float = 1.0) -> Objective:
     """Total variation penalty (neighbour differences), as a (negative) objective."""
 
+    weight = check_number(weight, "weight")
+
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        x = acts[INPUT]
-        return -weight * ((x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., 1:] - x[..., :-1]).abs().mean())
+        return -weight * losses.total_variation(acts[INPUT])
 
     return Objective(fn, [], f"TV {weight:g}")
 
 
-def _check_size(size: int) -> None:
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"image size must be an integer >= 8 pixels, got {size!r}")
+def _check_size(size: int) -> int:
+    size = check_int(size, "size (image side in pixels)", low=8)
+    if size > MAX_RENDER_SIDE:
+        gb = 3 * 4 * size * size / 1e9
+        raise ValueError(
+            f"size={size} means a {size}x{size} image: {gb:.1f} GB for the image alone in float32, and many times "
+            f"that for the network's activations and gradients; use size <= {MAX_RENDER_SIDE} (128-512 is usual)"
+        )
+    return size
 
 
 def _hw(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -215,14 +244,11 @@ def _hw(size: int | tuple[int, int]) -> tuple[int, int]:
     sides = (size, size) if not isinstance(size, (tuple, list)) else tuple(size)
     if len(sides) != 2:
         raise ValueError(f"image size must be an int or (H, W), got {size!r}")
-    for side in sides:
-        _check_size(side)
-    return (int(sides[0]), int(sides[1]))
+    return (_check_size(sides[0]), _check_size(sides[1]))
 
 
-def _check_batch(batch: int) -> None:
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
+def _check_batch(batch: int) -> int:
+    return check_int(batch, "batch", low=1)
 
 
 def _logit(x: torch.Tensor) -> torch.Tensor:
@@ -257,14 +283,17 @@ class PixelImage(nn.Module):
         if init is not None:
             if not isinstance(init, torch.Tensor) or init.ndim != 4 or init.shape[1] != 3:
                 raise ValueError(f"init must be a (B, 3, H, W) tensor in [0, 1], got {getattr(init, 'shape', init)!r}")
+            check_finite(init, "init")
             hw = (int(init.shape[-2]), int(init.shape[-1]))
         else:
             hw = _hw(size)
         _check_batch(batch)
-        if isinstance(downsample, bool) or not isinstance(downsample, int) or not 1 <= downsample <= min(hw):
+        downsample = check_int(downsample, "downsample")
+        if not 1 <= downsample <= min(hw):
             raise ValueError(f"need 1 <= downsample <= size, got downsample={downsample}, size={hw}")
-        if not freq_norm >= 0:
-            raise ValueError(f"freq_norm must be >= 0, got {freq_norm!r}")
+        freq_norm = check_non_negative(freq_norm, "freq_norm")
+        sd = check_non_negative(sd, "sd")
+        seed = check_int(seed, "seed", low=0)
         self.hw = hw
         self.size = hw[1]
         self.downsample = downsample
@@ -351,8 +380,10 @@ class FFTImage(nn.Module):
 
     def __init__(self, size: int, sd: float = 0.01, seed: int = 0, decay: float = 1.0, batch: int = 1):
         super().__init__()
-        _check_size(size)
-        _check_batch(batch)
+        size = _check_size(size)
+        batch = _check_batch(batch)
+        sd, decay = check_non_negative(sd, "sd"), check_number(decay, "decay")
+        seed = check_int(seed, "seed", low=0)
         self.size = size
         fy = torch.fft.fftfreq(size)[:, None]
         fx = torch.fft.rfftfreq(size)[None, :]
@@ -386,6 +417,7 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 
 def jitter(d: int) -> Transform:
     """Shift the image by a random offset in [-d, d] pixels (circular roll)."""
+    d = check_int(d, "d (jitter in pixels)", low=0)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         dx, dy = np.random.randint(-d, d + 1, size=2)
@@ -396,6 +428,7 @@ def jitter(d: int) -> Transform:
 
 def pad(p: int, value: float = 0.5) -> Transform:
     """Pad by ``p`` pixels of grey on every side (so jitter and rotation do not wrap the content)."""
+    p, value = check_int(p, "p (padding in pixels)", low=0), check_number(value, "value")
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, (p, p, p, p), value=value)
@@ -403,8 +436,17 @@ def pad(p: int, value: float = 0.5) -> Transform:
     return fn
 
 
+def _choices(values: Sequence[float], name: str, positive: bool = False) -> list[float]:
+    """A non-empty list of finite numbers (``positive``: > 0) to draw from."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not len(values):
+        raise TypeError(f"{name} must be a non-empty list of numbers, got {values!r}")
+    check = check_positive if positive else check_number
+    return [check(v, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
 def random_scale(scales: Sequence[float]) -> Transform:
     """Resize by a factor drawn from ``scales``."""
+    scales = _choices(scales, "scales", positive=True)
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         s = float(np.random.choice(scales))
@@ -416,6 +458,7 @@ def random_scale(scales: Sequence[float]) -> Transform:
 def random_rotate(angles: Sequence[float]) -> Transform:
     """Rotate about the centre by an angle (degrees) drawn from ``angles``; same size, corners
     filled by reflection."""
+    angles = _choices(angles, "angles")
 
     def fn(x: torch.Tensor) -> torch.Tensor:
         a = float(np.deg2rad(np.random.choice(angles)))
@@ -428,8 +471,34 @@ def random_rotate(angles: Sequence[float]) -> Transform:
     return fn
 
 
+def robust_transforms(size: int = 96, strength: float = 1.0) -> list[Transform]:
+    """Transformation robustness of lecture 12, scaled to the image ``size``: pad, jitter, random
+    scale and rotation, a final small jitter (at 96 px: pad 8, jitter 6, scale 0.95-1.05,
+    rotation up to 8 degrees, jitter 2). ``strength`` multiplies shifts, zoom and angles
+    (0 gives no transforms). The one recipe of DeepDream's class transfer, class images and the
+    semantic dictionary's icons."""
+    strength = check_non_negative(strength, "strength")
+    size = check_int(size, "size", low=1)
+    if strength == 0:
+        return []
+    a = 8 * strength
+    return [
+        pad(max(1, round(size / 12 * strength))),
+        jitter(max(1, round(size / 16 * strength))),
+        random_scale([1 - 0.05 * strength, 1.0, 1 + 0.05 * strength]),
+        random_rotate([-a, -a / 2, 0, a / 2, a]),
+        jitter(max(1, round(size / 48 * strength))),
+    ]
+
+
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, C, H, W) with reflect padding (radius 2*sigma)."""
+    """Separable Gaussian blur of (B, C, H, W) with reflect padding (radius ``max(1, round(2 sigma))``).
+
+    The one Gaussian blur of the package. ``sigma`` > 0 in pixels.
+    """
+    sigma = check_positive(sigma, "sigma")
+    if not isinstance(img, torch.Tensor) or img.ndim != 4:
+        raise ValueError(f"img must be a (B, C, H, W) tensor, got {getattr(img, 'shape', type(img).__name__)!r}")
     r = max(1, int(round(2 * sigma)))
     t = torch.arange(-r, r + 1, dtype=img.dtype, device=img.device)
     k = torch.exp(-(t**2) / (2 * sigma**2))
@@ -460,8 +529,7 @@ Callback = Callable[[nn.Module, int], None]
 
 
 def _every(k: int, name: str, filt: Callable[[torch.Tensor], torch.Tensor]) -> Callback:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{name}: k must be an integer >= 1, got {k!r}")
+    k = check_int(k, f"{name}: k", low=1)
 
     def fn(param: nn.Module, step: int) -> None:
         if step % k == 0:
@@ -475,6 +543,7 @@ def _every(k: int, name: str, filt: Callable[[torch.Tensor], torch.Tensor]) -> C
 
 def blur_every(k: int = 4, sigma: float = 0.5) -> Callback:
     """Callback for :func:`render`: Gaussian-blur the image every ``k`` steps (Yosinski et al. 2015)."""
+    sigma = check_positive(sigma, "sigma")
     return _every(k, "blur_every", lambda x: gaussian_blur(x, sigma))
 
 
@@ -528,65 +597,39 @@ def render(
     Inputs: ``model`` a :class:`ZooModel`; ``size`` side or (H, W); ``param`` (default
     :class:`PixelImage` of ``size``); ``lr`` Adam's learning rate;
     ``transforms`` applied in order before the network; ``callbacks`` called as ``cb(param, step)``
-    after each optimizer step (e.g. :func:`blur_every`); ``snapshots`` steps (1-based) to keep.
-    Returns: :class:`RenderResult`. The model is left exactly as it was (hooks, flags).
+    after each optimizer step (e.g. :func:`blur_every`); ``snapshots`` steps (1-based) to keep;
+    ``seed`` the random start and the random transforms (the same seed gives the same image).
+    Returns: :class:`RenderResult`. The model is left exactly as it was (hooks, flags), and so are
+    the caller's global torch, NumPy and Python random generators.
+    Raises: ``TypeError`` / ``ValueError`` for bad arguments (before any work); ``ValueError`` naming
+    the step when the objective becomes NaN or infinite.
     """
-    if not isinstance(model, ZooModel):
-        raise TypeError("render needs a ZooModel (it maps RGB to the network input via model.normalize)")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-    if param is None:
-        _hw(size)
+    steps, lr, keep = _check_render_args(model, objective, size, steps, lr, transforms, param, snapshots, callbacks)
     layers = sorted(objective.layers - {OUTPUT, INPUT})
-    for layer in layers:
-        get_layer(model, layer)  # unknown names fail before any work
     stop_early = bool(layers) and OUTPUT not in objective.layers
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    param = (param or PixelImage(size, seed=seed)).to(model.device)
-    opt = torch.optim.Adam(param.parameters(), lr=lr)
-    keep = set(snapshots)
     result = RenderResult(image=np.zeros((1, 1, 3)))
-    with record(model, layers or [_last_layer(model)]) as rec:
-        stops = HookSet()
-        try:
-            if stop_early:
-
-                def stop(*_: object) -> None:
-                    if all(n in rec.activations for n in layers):
-                        raise StopForward
-
-                for layer in layers:
-                    stops.add(get_layer(model, layer).register_forward_hook(stop))
-
-            def evaluate() -> torch.Tensor:
-                opt.zero_grad()
-                rec.activations.clear()
-                img = param()
-                x = img
-                for t in transforms:
-                    x = t(x)
-                acts = {INPUT: img}
-                try:
-                    acts[OUTPUT] = model.net(model.normalize(x))
-                except StopForward:
-                    pass
-                loss = -objective({**rec.activations, **acts})
-                loss.backward()
-                return loss
-
+    with seeded(seed, [model.device]):
+        param = (param or PixelImage(size, seed=seed)).to(model.device)
+        opt = torch.optim.Adam(param.parameters(), lr=lr)
+        with (
+            record(model, layers or [_last_layer(model)]) as rec,
+            stop_after(model, layers, rec.activations) if stop_early else nullcontext(),
+        ):
             for step in tqdm(range(1, steps + 1), disable=not progress, desc=objective.name, leave=False):
-                value = -evaluate()
+                opt.zero_grad()
+                value = _objective_value(model, objective, param, transforms, rec.activations)
+                if not bool(torch.isfinite(value.detach())):
+                    raise ValueError(
+                        f"the objective {objective.name!r} is {float(value.detach())} at step {step} of {steps}: "
+                        "look for a division by zero or a log of a non-positive number, or lower lr"
+                    )
+                (-value).backward()
                 opt.step()
                 for cb in callbacks:
                     cb(param, step)
                 result.values.append(float(value.detach()))
                 if step in keep:
                     result.snapshots[step] = _to_hwc(param())
-        finally:
-            stops.remove()
     with torch.no_grad():
         final = param()
     result.image = _to_hwc(final)
@@ -594,9 +637,76 @@ def render(
     return result
 
 
-@torch.no_grad()
+def _check_render_args(
+    model: ZooModel,
+    objective: Objective,
+    size: int | tuple[int, int],
+    steps: int,
+    lr: float,
+    transforms: Sequence[Transform],
+    param: nn.Module | None,
+    snapshots: Iterable[int],
+    callbacks: Sequence[Callback],
+) -> tuple[int, float, set[int]]:
+    """Every check of :func:`render`, before any work. Returns ``steps``, ``lr`` and the snapshot steps."""
+    if not isinstance(model, ZooModel):
+        raise TypeError("render needs a ZooModel (it maps RGB to the network input via model.normalize)")
+    if not isinstance(objective, Objective):
+        kind = "a plain function" if callable(objective) else type(objective).__name__
+        raise TypeError(f"objective must be an optimize.Objective, got {kind}; {_WRAP_HINT}")
+    steps = check_int(steps, "steps", low=1)
+    lr = check_positive(lr, "lr")
+    if param is None:
+        _hw(size)
+    elif not isinstance(param, nn.Module):
+        raise TypeError(f"param must be an image parametrization (PixelImage, FFTImage), got {type(param).__name__}")
+    for what, funcs, example in (
+        ("transforms", transforms, "optimize.jitter(8)"),
+        ("callbacks", callbacks, "optimize.blur_every(4)"),
+    ):
+        if isinstance(funcs, (str, bytes)) or not isinstance(funcs, (list, tuple)):
+            raise TypeError(f"{what} must be a list of functions, got {type(funcs).__name__}")
+        for i, f in enumerate(funcs):
+            if not callable(f):
+                raise TypeError(f"{what}[{i}] is {f!r} ({type(f).__name__}): each must be a function, e.g. {example}")
+    keep = {check_int(s, "a snapshot step", low=1) for s in snapshots}
+    for layer in objective.layers - {OUTPUT, INPUT}:
+        get_layer(model, layer)  # unknown names fail before any work
+    return steps, lr, keep
+
+
+def _objective_value(
+    model: ZooModel,
+    objective: Objective,
+    param: nn.Module,
+    transforms: Sequence[Transform],
+    acts: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    """One forward pass of ``param()`` through ``transforms`` and the network (stopped early by
+    the caller's hooks when possible); the objective's value, a scalar tensor."""
+    acts.clear()
+    img = param()
+    if not isinstance(img, torch.Tensor) or img.ndim != 4 or img.shape[1] != 3:
+        raise ValueError(f"param() must return RGB images (B, 3, H, W), got {getattr(img, 'shape', img)!r}")
+    x = img
+    for t in transforms:
+        x = t(x)
+    out = forward_until_stop(model.net, model.normalize(x))
+    values = {**acts, INPUT: img}
+    if out is not None:
+        values[OUTPUT] = out
+    value = objective(values)
+    if not isinstance(value, torch.Tensor) or value.numel() != 1:
+        raise TypeError(
+            f"the objective {objective.name!r} must return a scalar tensor, got "
+            f"{type(value).__name__}{tuple(value.shape) if isinstance(value, torch.Tensor) else ''}"
+        )
+    return value.reshape(())
+
+
 def channel_means(model: ZooModel, images: np.ndarray | torch.Tensor, layer: str, batch_size: int = 32) -> torch.Tensor:
-    """Spatial mean of every channel of ``layer`` for each image, in batches (for dataset examples).
+    """Spatial mean of every channel of ``layer`` for each image, in batches (for dataset examples);
+    :func:`lecture_utils.features.layer_means` on RGB images.
 
     Inputs: ``images`` uint8/float array (N, H, W, 3) (RGB) or a tensor (N, 3, H, W) in [0, 1].
     Returns: (N, C) tensor on the CPU.
@@ -607,12 +717,8 @@ def channel_means(model: ZooModel, images: np.ndarray | torch.Tensor, layer: str
     if x.shape[-1] == 3 and x.shape[1] != 3:
         x = x.permute(0, 3, 1, 2)
     x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
-    out = []
-    with record(model, layer, detach=True) as rec:
-        for i in range(0, len(x), batch_size):
-            model.net(model.normalize(x[i : i + batch_size].to(model.device)))
-            out.append(rec.activations[layer].mean((2, 3)).cpu())
-    return torch.cat(out)
+    check_finite(x, "images")
+    return layer_means(model, x, layer, batch_size, prepare=lambda b: model.normalize(b.to(model.device)))
 
 
 def _last_layer(model: ZooModel) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -31,10 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_choice, check_int, check_positive
 from .hooks import get_layer, preserved_state
-from .models import ZooModel, as_module
+from .models import ZooModel, as_module, classes_of
 from .occlusion import fill_value
-from .targets import Target, check_image, resolve_class
+from .targets import Target, check_class_target, check_image, model_input, resolve_class
 
 __all__ = [
     "rank_correlation",
@@ -183,11 +183,10 @@ def cascading_randomization(
             raise ValueError(f"cascade step {label!r} names no layer")
         for n in names:
             get_layer(net, n)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    seed = check_int(seed, "seed")
     copied = copy.deepcopy(model)
     copied_net = as_module(copied)
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed)  # private: the global random state is untouched
     for label, names in steps:
         for n in names:
             reinitialize(get_layer(copied_net, n), generator)
@@ -204,6 +203,8 @@ def edge_map(image: Any, method: str = "sobel", sigma: float = 1.0) -> torch.Ten
     ``method`` ``"sobel"`` (gradient magnitude of the grey image) or ``"canny"`` (scikit-image;
     ``sigma`` its Gaussian smoothing). Returns: (H, W) float tensor, larger on edges.
     """
+    method = check_choice(method, "method", ("sobel", "canny"))
+    sigma = check_positive(sigma, "sigma")
     a = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"edge_map takes an RGB image of shape (H, W, 3), got {a.shape}")
@@ -217,8 +218,8 @@ def edge_map(image: Any, method: str = "sobel", sigma: float = 1.0) -> torch.Ten
     if method == "canny":
         from skimage.feature import canny
 
-        return torch.from_numpy(canny(grey.numpy(), sigma=float(sigma)).astype(np.float32))
-    raise ValueError(f"Unknown edge method {method!r}: use 'sobel' or 'canny'")
+        return torch.from_numpy(canny(grey.numpy(), sigma=sigma).astype(np.float32))
+    raise AssertionError(method)  # unreachable: checked above
 
 
 # --------------------------------------------------------------------------- deletion curve
@@ -230,6 +231,7 @@ def blurred(image: torch.Tensor, sigma: float = 10.0) -> torch.Tensor:
     from torchvision.transforms.functional import gaussian_blur
 
     check_image(image)
+    sigma = check_positive(sigma, "sigma")
     k = 2 * int(math.ceil(3 * sigma)) + 1
     k = min(k, 2 * ((min(image.shape[-2:]) - 1) // 2) + 1)
     return gaussian_blur(image.detach(), kernel_size=[k, k], sigma=[sigma, sigma])
@@ -257,7 +259,7 @@ def as_pixel_map(attribution: Any, size: tuple[int, int]) -> torch.Tensor:
 def random_map(image: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """A random ranking of the pixels of ``image`` (1, 3, H, W): (H, W) uniform noise (CPU)."""
     check_image(image)
-    g = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator().manual_seed(check_int(seed, "seed"))  # private: the global random state is untouched
     return torch.rand(tuple(image.shape[-2:]), generator=g)
 
 
@@ -287,45 +289,31 @@ def deletion_curve(
     Returns: ``(fractions, scores)`` two (steps + 1,) CPU tensors: the fraction of pixels removed
     and the target's score at that point.
     """
-    check_image(image)
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    if isinstance(patch, bool) or not isinstance(patch, numbers.Integral) or patch < 1:
-        raise ValueError(f"patch must be an int >= 1, got {patch!r}")
-    if score not in ("prob", "logit"):
-        raise ValueError(f"Unknown score {score!r}: choose 'prob' or 'logit'")
+    check_image(image, model=model)
+    steps = check_int(steps, "steps", low=1)
+    batch_size = check_int(batch_size, "batch_size", low=1)
+    patch = check_int(patch, "patch", low=1)
+    score = check_choice(score, "score", ("prob", "logit"))
     if callable(target) and not isinstance(target, (int, str)):
         raise TypeError("deletion_curve needs one class (an index or a name), not a callable")
-    classes = model.classes if isinstance(model, ZooModel) else None
-    idx = resolve_class(target, classes)
+    check_class_target(model, target)
+    idx = resolve_class(target, classes_of(model))
+    if isinstance(fill, str):
+        check_choice(fill, "fill", ("grey", "mean", "blur"))
     h, w = image.shape[-2:]
     pixel = as_pixel_map(attribution, (h, w))
     colour = blurred(image) if isinstance(fill, str) and fill == "blur" else fill_value(model, image, fill)
-    net = as_module(model)
-
-    units = F.avg_pool2d(pixel[None, None], patch, ceil_mode=True)[0, 0] if patch > 1 else pixel
-    n = units.numel()
-    order = torch.argsort(units.flatten(), descending=True, stable=True)
-    rank = torch.empty(n, dtype=torch.long)
-    rank[order] = torch.arange(n)
-    rank = rank.view(units.shape)
-    if patch > 1:  # every pixel gets the rank of its patch
-        rank = rank.repeat_interleave(patch, dim=0).repeat_interleave(patch, dim=1)[:h, :w]
+    rank, n = _deletion_ranks(pixel, patch)
     counts = torch.round(torch.linspace(0, n, steps + 1)).long()
     fractions = torch.stack([(rank < k).float().mean() for k in counts])
-    device = next(net.parameters()).device
-    x = image.detach().to(device)
-    colour = colour.to(device)
-    rank = rank.view(1, 1, h, w).to(device)
     scores: list[torch.Tensor] = []
-    with preserved_state(model), torch.no_grad():
+    with preserved_state(model) as net, torch.no_grad():
+        x = model_input(image, net)
+        colour = colour.to(device=x.device, dtype=x.dtype)
+        rank = rank.view(1, 1, h, w).to(x.device)
         for start in range(0, steps + 1, batch_size):
-            k = counts[start : start + batch_size].to(device).view(-1, 1, 1, 1)
-            removed = rank < k  # (b, 1, H, W)
-            xb = torch.where(removed, colour, x)
-            logits = net(xb)
+            k = counts[start : start + batch_size].to(x.device).view(-1, 1, 1, 1)
+            logits = net(torch.where(rank < k, colour, x))  # removed pixels (b, 1, H, W) take the fill
             if logits.ndim != 2:
                 raise ValueError(f"deletion_curve needs logits (N, K), the model returned {tuple(logits.shape)}")
             if idx >= logits.shape[1]:
@@ -333,6 +321,22 @@ def deletion_curve(
             out = torch.softmax(logits, dim=1) if score == "prob" else logits
             scores.append(out[:, idx].cpu())
     return fractions, torch.cat(scores)
+
+
+def _deletion_ranks(pixel: torch.Tensor, patch: int) -> tuple[torch.Tensor, int]:
+    """Deletion order of the pixels of an (H, W) map: ``rank`` (H, W), 0 = removed first (largest
+    value; ties by pixel order); with ``patch > 1`` every pixel gets the rank of its patch (the
+    patch's mean value). Returns ``(rank, number of units)``."""
+    h, w = pixel.shape
+    units = F.avg_pool2d(pixel[None, None], patch, ceil_mode=True)[0, 0] if patch > 1 else pixel
+    n = units.numel()
+    order = torch.argsort(units.flatten(), descending=True, stable=True)
+    rank = torch.empty(n, dtype=torch.long)
+    rank[order] = torch.arange(n)
+    rank = rank.view(units.shape)
+    if patch > 1:
+        rank = rank.repeat_interleave(patch, dim=0).repeat_interleave(patch, dim=1)[:h, :w]
+    return rank, n
 
 
 def deletion_auc(fractions: torch.Tensor, scores: torch.Tensor) -> float:

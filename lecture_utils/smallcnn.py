@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .checks import check_choice, check_finite, check_int, check_non_negative, check_positive, device_of, seeded
 from .datasets import data_dir
 from .models import WeightsError, as_module, load_checked, sha256_of
 
@@ -65,7 +66,7 @@ class SmallCNN(nn.Sequential):
     """
 
     def __init__(self, kernel_size: int = 9, n_filters: int = 16, width: int = 64, n_classes: int = 10) -> None:
-        if kernel_size < 1 or kernel_size % 2 == 0:
+        if check_int(kernel_size, "kernel_size") < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         if min(n_filters, width // 2, n_classes) < 1:
             raise ValueError("n_filters, width and n_classes must be >= 1")
@@ -93,7 +94,7 @@ def to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
         x = x.unsqueeze(1)
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"expected grayscale images (N, H, W) or (N, 1, H, W), got shape {tuple(x.shape)}")
-    return x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+    return check_finite(x.float() / 255.0 if x.dtype == torch.uint8 else x.float(), "images")
 
 
 def _check_xy(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,51 +135,69 @@ def train(
     grad); ``optimizer`` "sgd" or "adam".
     Returns: the mean training loss of each epoch. The net is left in eval mode.
     """
-    if epochs < 0 or batch_size < 1 or lr <= 0 or weight_decay < 0:
-        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}")
-    from tqdm import tqdm
-
+    epochs, batch_size = check_int(epochs, "epochs", low=0), check_int(batch_size, "batch_size", low=1)
+    lr, weight_decay = check_positive(lr, "lr"), check_non_negative(weight_decay, "weight_decay")
+    check_choice(optimizer, "optimizer", ("adam", "sgd"))
     net = as_module(net)
     x, y = _check_xy(x, y)
-    device = next(net.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
     params = list(params) if params is not None else [p for p in net.parameters() if p.requires_grad]
     if optimizer == "adam":
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+        opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     steps = max(1, epochs * ((len(x) + batch_size - 1) // batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     history: list[float] = []
     if callback is not None:
         net.eval()
         callback(0, net)
+    from tqdm import tqdm
+
     bar = tqdm(total=steps, desc="training", disable=not progress, mininterval=5.0)
-    for epoch in range(1, epochs + 1):
-        net.train()
-        order = torch.randperm(len(x), generator=gen)
-        total, count = 0.0, 0
-        for start in range(0, len(x), batch_size):
-            idx = order[start : start + batch_size]
-            xb, yb = x[idx].to(device), y[idx].to(device)
-            loss = loss_fn(net, xb, yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
-            bar.update(1)
-        history.append(total / count)
-        bar.set_postfix(epoch=epoch, loss=f"{history[-1]:.3f}")
-        net.eval()
-        if callback is not None:
-            callback(epoch, net)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", low=0))
+    with seeded(seed, [device_of(net)]):  # dropout etc. draw from the global generators: fork them
+        for epoch in range(1, epochs + 1):
+            history.append(
+                _epoch(net, x, y, batch_size, torch.randperm(len(x), generator=gen), loss_fn, opt, sched, bar)
+            )
+            bar.set_postfix(epoch=epoch, loss=f"{history[-1]:.3f}")
+            net.eval()
+            if callback is not None:
+                callback(epoch, net)
     bar.close()
     net.eval()
     return history
+
+
+def _epoch(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    order: torch.Tensor,
+    loss_fn: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor],
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    bar: Any,
+) -> float:
+    """One epoch of :func:`train` over the samples in ``order``; the mean loss."""
+    device = device_of(net)
+    net.train()
+    total, count = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        idx = order[start : start + batch_size]
+        xb, yb = x[idx].to(device), y[idx].to(device)
+        loss = loss_fn(net, xb, yb)
+        if not bool(torch.isfinite(loss.detach())):
+            raise ValueError(f"the training loss is {float(loss)} (not finite): lower lr, or check the inputs")
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * len(idx)
+        count += len(idx)
+        bar.update(1)
+    return total / count
 
 
 @torch.no_grad()
@@ -186,7 +205,7 @@ def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 500)
     """Class predictions (N,) for images (N, 28, 28) uint8 or (N, 1, H, W) float (eval mode)."""
     net = as_module(net)
     x = to_tensor(x)
-    device = next(net.parameters()).device
+    device = device_of(net)
     was_training = net.training
     net.eval()
     try:

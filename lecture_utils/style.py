@@ -7,30 +7,38 @@ Gram matrices match.
 
 Lecture 18 («Перенос стиля»): Gatys, Ecker & Bethge 2015, "A Neural Algorithm of Artistic Style" --
 the loss is a linear combination ``alpha * content + beta * style`` of a feature (content) error at
-one layer and the Gram (style) error at several layers.
+one layer and the Gram (style) error at several layers. :func:`style_transfer_batch` is the one
+implementation: it optimizes ``B`` images together, item ``i`` with its own weights, style layers
+and painting; :func:`style_transfer` is the batch of one.
 
 Lectures 17, 19-21 reuse the same losses (masked Gram matrices for neural doodles, perceptual
-losses for feed-forward networks).
+losses for feed-forward networks). The tensor formulas live in :mod:`lecture_utils.losses`.
 
 Every loss here is an :class:`lecture_utils.optimize.Objective` whose value is the *loss* (>= 0);
 ``render`` maximizes, so optimize ``-(alpha * content + beta * style)``. Both losses are *relative*
 errors (divided by the squared norm of the target), so they are dimensionless, 1 for an all-zero
 image and 0 at a perfect match; the weights ``alpha`` and ``beta`` therefore differ in scale from
 the paper's (which used unnormalized sums).
+
+The network runs only up to the deepest layer a method reads (``hooks.run_until``): a 16x16 image
+is fine for ``relu5_1``; an image too small for a layer gets a message with the minimum size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from .hooks import get_layer, record
+from . import losses
+from .checks import check_choice, check_finite, check_int, check_non_negative, check_positive
+from .hooks import get_layer, run_until
+from .losses import gram_matrix
 from .models import ZooModel
-from .optimize import Objective, PixelImage, render, total_variation
+from .optimize import INPUT, Objective, PixelImage, render
 from .targets import check_image
 
 __all__ = [
@@ -44,10 +52,15 @@ __all__ = [
     "style_distance",
     "synthesize_texture",
     "style_transfer",
+    "style_transfer_batch",
     "StyleResult",
+    "BatchStyleResult",
+    "ItemLosses",
     "check_vgg",
     "check_layers",
     "check_count",
+    "check_image_size",
+    "min_side",
     "loss_values",
 ]
 
@@ -55,32 +68,10 @@ __all__ = [
 # are the rectified maps) for style and conv4_2 for content.
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
+_FINITE_HINT = "replace the NaN/inf pixels (e.g. torch.nan_to_num) or reload the image"
 
 
-def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Channel correlations averaged over positions: ``G[c, d] = mean_p F[c, p] F[d, p]``.
-
-    Inputs: ``features`` (B, C, H, W); ``mask`` optional weights (B or 1, 1, H', W') >= 0 (resized to
-    (H, W) by area averaging): then ``G = sum_p m_p F[:, p] F[:, p]^T / sum_p m_p`` -- the Gram matrix
-    of one region (neural doodle, lecture 17).
-    Returns: (B, C, C). Position plays no role: shuffling the positions leaves G unchanged.
-    """
-    if not isinstance(features, torch.Tensor) or features.ndim != 4:
-        raise ValueError(f"features must be a (B, C, H, W) tensor, got {getattr(features, 'shape', features)!r}")
-    b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    if mask is None:
-        return f @ f.transpose(1, 2) / (h * w)
-    if not isinstance(mask, torch.Tensor) or mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] not in (1, b):
-        raise ValueError(f"mask must be (1 or B, 1, H, W), got {getattr(mask, 'shape', mask)!r}")
-    m = mask.to(features.device, features.dtype)
-    if m.shape[-2:] != (h, w):
-        m = F.adaptive_avg_pool2d(m, (h, w))
-    m = m.reshape(m.shape[0], 1, h * w)
-    total = m.sum(-1, keepdim=True)
-    if (total <= 0).any():
-        raise ValueError("the mask is empty (all zeros) at this layer's resolution: no region to describe")
-    return (f * m) @ f.transpose(1, 2) / total
+# --------------------------------------------------------------------------- checks
 
 
 def check_vgg(model: ZooModel) -> None:
@@ -89,30 +80,86 @@ def check_vgg(model: ZooModel) -> None:
         raise TypeError(f"model must be a ZooModel (load_model('vgg19')), got {type(model).__name__}")
 
 
-def check_layers(model: ZooModel, layers: Sequence[str]) -> list[str]:
-    """``layers`` (a name or a list) as a non-empty list of the model's layer names, or ``ValueError``."""
+def check_layers(model: ZooModel, layers: str | Sequence[str]) -> list[str]:
+    """``layers`` (a name or a list) as a non-empty list of the model's layer names.
+
+    Raises ``TypeError`` for a non-string name, ``ValueError`` for an empty list or an unknown name
+    (on a model other than VGG19: the methods need ``load_model("vgg19")``).
+    """
     if isinstance(layers, str):
         layers = [layers]
+    if not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a layer name or a list of names, got {type(layers).__name__}")
     layers = list(layers)
     if not layers:
-        raise ValueError("give at least one layer")
+        raise ValueError("give at least one layer, e.g. ['relu1_1', 'relu2_1']")
     for layer in layers:
-        get_layer(model, layer)  # unknown names: a clear error with close matches
+        if not isinstance(layer, str):
+            raise TypeError(f"a layer name must be a string such as 'relu1_1', got {layer!r} ({type(layer).__name__})")
+        try:
+            get_layer(model, layer)  # unknown names: a clear error with close matches
+        except ValueError:
+            name = getattr(model, "name", type(model).__name__)
+            if name == "vgg19":
+                raise
+            raise ValueError(
+                f"layer {layer!r} is not in {name}: the style and texture methods use VGG19's layer names "
+                "(relu1_1, relu4_2, ...); load it with load_model('vgg19')"
+            ) from None
     return layers
 
 
+def check_count(value: Any, name: str) -> int:
+    """``value`` must be an int >= 1 (steps, sizes): ``TypeError`` / ``ValueError`` naming ``name``."""
+    return check_int(value, name, low=1)
+
+
+def min_side(model: ZooModel, layers: Sequence[str]) -> int:
+    """The smallest image side for which every one of ``layers`` has an output: ``2 ** k`` for the
+    ``k`` pooling layers before the deepest of them (VGG19: 16 for ``relu5_1``, 8 for ``relu4_2``)."""
+    children = list(model.net.named_children())
+    names = [n for n, _ in children]
+    if not all(n in names for n in layers):
+        return 1
+    deepest = max(names.index(n) for n in layers)
+    pools = sum(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for _, m in children[:deepest])
+    return 2**pools
+
+
+def check_image_size(model: ZooModel, hw: Sequence[int], layers: Sequence[str], name: str) -> None:
+    """``ValueError`` with the minimum size when an (H, W) image is too small for ``layers``."""
+    need = min_side(model, layers)
+    if min(hw) < need:
+        deepest = max(layers, key=lambda n: [m for m, _ in model.net.named_children()].index(n))
+        raise ValueError(
+            f"{name} is {hw[0]}x{hw[1]} pixels, too small for layer {deepest!r}: the network halves the size "
+            f"{need.bit_length() - 1} times before it, so both sides must be at least {need} pixels; "
+            "use a larger image or shallower layers"
+        )
+
+
+def _check_input(model: ZooModel, image: torch.Tensor, layers: Sequence[str], name: str) -> None:
+    check_image(image, name)
+    check_finite(image, name, _FINITE_HINT)
+    check_image_size(model, tuple(image.shape[-2:]), layers, name)
+
+
+# --------------------------------------------------------------------------- features and losses
+
+
 @torch.no_grad()
-def features(model: ZooModel, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+def features(
+    model: ZooModel, image: torch.Tensor, layers: Sequence[str], name: str = "image"
+) -> dict[str, torch.Tensor]:
     """Activations of ``layers`` for a preprocessed ``image`` (1, 3, H, W) (``model.preprocess``).
 
-    Returns: ``{layer: (1, C, h, w)}`` (detached). The model is left as it was.
+    Only the layers up to the deepest requested one are run. Returns: ``{layer: (1, C, h, w)}``
+    (detached). The model is left as it was.
     """
     check_vgg(model)
     layers = check_layers(model, layers)
-    check_image(image)
-    with record(model, layers, detach=True) as rec:
-        model.net(image.to(model.device))
-        return {n: rec.activations[n] for n in layers}
+    _check_input(model, image, layers, name)
+    return run_until(model, image.to(model.device), layers)
 
 
 def style_targets(
@@ -122,11 +169,12 @@ def style_targets(
 
     ``mask`` (1, 1, H, W) restricts them to a region (see :func:`gram_matrix`).
     """
-    return {n: gram_matrix(a, mask) for n, a in features(model, image, layers).items()}
+    return {n: gram_matrix(a, mask) for n, a in features(model, image, layers, "style").items()}
 
 
 def content_loss(layer: str, target: torch.Tensor) -> Objective:
-    """Relative feature error ``||F(x) - F0||^2 / ||F0||^2`` at ``layer`` (the *content* loss).
+    """Relative feature error ``||F(x) - F0||^2 / ||F0||^2`` at ``layer`` (the *content* loss,
+    :func:`lecture_utils.losses.content_loss`).
 
     Inputs: ``target`` = F0 (1, C, h, w), the content image's activation (:func:`features`).
     Returns: an Objective whose value is the loss (0 at the content image).
@@ -134,20 +182,17 @@ def content_loss(layer: str, target: torch.Tensor) -> Objective:
     if not isinstance(target, torch.Tensor) or target.ndim != 4:
         raise ValueError(f"target must be a (1, C, h, w) activation, got {getattr(target, 'shape', target)!r}")
     target = target.detach()
-    norm2 = float(target.pow(2).sum())
-    if not norm2 > 0:
+    if not float(target.pow(2).sum()) > 0:
         raise ValueError(f"the content target at {layer!r} is all zeros: nothing to match")
+    return Objective(lambda acts: losses.content_loss(acts[layer], target), [layer], f"content {layer}")
 
-    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        a = acts[layer]
-        if a.shape[1:] != target.shape[1:]:
-            raise ValueError(
-                f"activation of {layer!r} has shape {tuple(a.shape)} but the content target {tuple(target.shape)}: "
-                "the image being optimized must have the content image's size"
-            )
-        return (a - target.to(a.device)).pow(2).sum() / (norm2 * a.shape[0])
 
-    return Objective(fn, [layer], f"content {layer}")
+def _check_grams(targets: Mapping[str, torch.Tensor], where: str = "") -> None:
+    for n, g in targets.items():
+        if not isinstance(g, torch.Tensor) or g.ndim != 3 or g.shape[0] != 1 or g.shape[1] != g.shape[2]:
+            raise ValueError(f"{where}target Gram matrix at {n!r} must be (1, C, C), got {getattr(g, 'shape', g)!r}")
+        if not float(g.pow(2).sum()) > 0:
+            raise ValueError(f"{where}the target Gram matrix at {n!r} is all zeros")
 
 
 def style_loss(
@@ -155,7 +200,8 @@ def style_loss(
     weights: Mapping[str, float] | None = None,
     masks: torch.Tensor | None = None,
 ) -> Objective:
-    """Weighted sum over layers of the relative Gram error ``||G(x) - G0||^2 / ||G0||^2``.
+    """Weighted sum over layers of the relative Gram error ``||G(x) - G0||^2 / ||G0||^2``
+    (:func:`lecture_utils.losses.style_loss`).
 
     Inputs: ``targets`` ``{layer: (1, C, C)}`` from :func:`style_targets`; ``weights`` per layer
     (default equal, summing to 1, as Gatys et al.'s w_l = 1/|layers|); ``masks`` optional
@@ -164,25 +210,14 @@ def style_loss(
     """
     if not targets:
         raise ValueError("style_loss needs at least one target Gram matrix")
+    targets = {n: g.detach() if isinstance(g, torch.Tensor) else g for n, g in targets.items()}
     weights = dict(weights) if weights is not None else {n: 1.0 / len(targets) for n in targets}
     if set(weights) != set(targets):
         raise ValueError(f"weights name layers {sorted(weights)} but targets have {sorted(targets)}")
-    norms = {}
-    for n, g in targets.items():
-        if not isinstance(g, torch.Tensor) or g.ndim != 3 or g.shape[1] != g.shape[2]:
-            raise ValueError(f"target Gram matrix at {n!r} must be (1, C, C), got {getattr(g, 'shape', g)!r}")
-        norms[n] = float(g.pow(2).sum())
-        if not norms[n] > 0:
-            raise ValueError(f"the target Gram matrix at {n!r} is all zeros")
-
-    def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
-        total = 0.0
-        for n, g0 in targets.items():
-            g = gram_matrix(acts[n], masks)
-            total = total + weights[n] * (g - g0.to(g.device)).pow(2).sum() / (norms[n] * g.shape[0])
-        return total
-
-    return Objective(fn, list(targets), f"style {'+'.join(targets)}")
+    _check_grams(targets)
+    return Objective(
+        lambda acts: losses.style_loss(acts, targets, weights, masks), list(targets), f"style {'+'.join(targets)}"
+    )
 
 
 def style_distance(
@@ -192,6 +227,19 @@ def style_distance(
     targets = style_targets(model, style, layers)
     acts = features(model, image, layers)
     return float(style_loss(targets)(acts))
+
+
+def loss_values(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective]) -> dict[str, float]:
+    """Each objective of ``parts`` evaluated on the RGB image ``rgb`` (1, 3, H, W) in [0, 1], no gradient."""
+    layers = sorted(set().union(*(o.layers for o in parts.values())) - {INPUT})
+    rgb = rgb.detach()
+    with torch.no_grad():
+        acts = run_until(model, model.normalize(rgb), layers) if layers else {}
+        acts[INPUT] = rgb
+        return {k: float(o(acts)) for k, o in parts.items()}
+
+
+# --------------------------------------------------------------------------- texture synthesis
 
 
 @dataclass
@@ -204,22 +252,6 @@ class StyleResult:
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)
     start: dict[str, float] = field(default_factory=dict)
     final: dict[str, float] = field(default_factory=dict)
-
-
-def loss_values(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective]) -> dict[str, float]:
-    """Each objective of ``parts`` evaluated on the RGB image ``rgb`` (1, 3, H, W) in [0, 1], no gradient."""
-    layers = sorted(set().union(*(o.layers for o in parts.values())))
-    with torch.no_grad(), record(model, layers, detach=True) as rec:
-        model.net(model.normalize(rgb))
-        acts = dict(rec.activations)
-    acts["input"] = rgb
-    return {k: float(o(acts)) for k, o in parts.items()}
-
-
-def check_count(value: int, name: str) -> None:
-    """``value`` must be an int >= 1 (steps, sizes), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 def synthesize_texture(
@@ -237,28 +269,311 @@ def synthesize_texture(
 
     Inputs: ``model`` VGG19 (``load_model("vgg19")``); ``image`` the preprocessed texture
     (1, 3, H, W); ``layers`` whose Gram matrices are matched; ``size`` of the output.
-    Optimized with Adam (``lr`` in logit units) from noise drawn with ``seed``.
+    Optimized with Adam (``lr`` in logit units) from noise drawn with ``seed``; the caller's
+    random generators are left as they were.
     Returns: :class:`StyleResult` with ``start``/``final`` ``{"style": loss}``.
     """
     check_vgg(model)
     layers = check_layers(model, layers)
-    check_image(image)
     check_count(steps, "steps")
-    loss = style_loss(style_targets(model, image.to(model.device), layers))
+    loss = style_loss(style_targets(model, image, layers))
     param = PixelImage(size, seed=seed).to(model.device)
+    check_image_size(model, tuple(param().shape[-2:]), layers, "the texture (size)")
     start = loss_values(model, param(), {"style": loss})
-    res = render(
-        model,
-        -loss,
-        steps=steps,
-        lr=lr,
-        param=param,
-        snapshots=snapshots,
-        seed=seed,
-        progress=progress,
-    )
+    res = render(model, -loss, steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress)
     final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), {"style": loss})
     return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
+
+
+# --------------------------------------------------------------------------- style transfer, B items at once
+
+
+class ItemLosses:
+    """Content, style and total-variation loss of every item of a batch, as (B,) tensors.
+
+    Inputs: ``content_layer`` and ``content_target`` F0 (1, C, h, w) (``None``: no content term);
+    ``style_targets`` one ``{layer: G0 (1, C, C)}`` per item (``None``: no style term; an empty
+    dict: no style term for that item); ``weights`` optional per-item layer weights (default
+    ``1 / len(style_targets[i])`` for each of item ``i``'s layers, as Gatys et al.'s ``w_l``).
+    Called on activations ``{layer: (B, ...)}`` (plus ``"input"`` (B, 3, H, W) for ``tv``), it
+    returns ``{"content": (B,), "style": (B,), "tv": (B,)}`` (only the terms it has):
+    ``content[i] = ||F_i - F0||^2 / ||F0||^2``, ``style[i] = sum_l w_il ||G_il - G0_il||^2 / ||G0_il||^2``,
+    ``tv[i]`` = mean absolute difference of vertical plus horizontal neighbours (:mod:`lecture_utils.losses`).
+    """
+
+    def __init__(
+        self,
+        content_layer: str | None = None,
+        content_target: torch.Tensor | None = None,
+        style_targets: Sequence[Mapping[str, torch.Tensor]] | None = None,
+        weights: Sequence[Mapping[str, float]] | None = None,
+        tv: bool = False,
+    ):
+        if (content_layer is None) != (content_target is None):
+            raise ValueError("give both content_layer and content_target, or neither")
+        self.content_layer = content_layer
+        self.content_target = None
+        if content_target is not None:
+            if not isinstance(content_target, torch.Tensor) or content_target.ndim != 4 or content_target.shape[0] != 1:
+                got = getattr(content_target, "shape", content_target)
+                raise ValueError(f"content_target must be a (1, C, h, w) activation, got {got!r}")
+            if not float(content_target.pow(2).sum()) > 0:
+                raise ValueError(f"the content target at {content_layer!r} is all zeros: nothing to match")
+            self.content_target = content_target.detach()
+        self.tv = bool(tv)
+        self.style: dict[str, tuple[list[int], torch.Tensor, torch.Tensor]] = {}
+        self.batch: int | None = None
+        if style_targets is not None:
+            self._set_style([dict(t) for t in style_targets], weights)
+        if self.content_target is None and self.batch is None:
+            raise ValueError("ItemLosses needs a content target, style targets, or both")
+
+    def _set_style(self, style_targets: list[dict[str, torch.Tensor]], weights: Sequence[Mapping] | None) -> None:
+        """Group the items' Gram targets by layer: ``self.style[layer] = (items, G0 (k, C, C), w (k,))``."""
+        self.batch = len(style_targets)
+        if weights is not None and len(weights) != len(style_targets):
+            raise ValueError(f"got {len(weights)} weight dicts for {len(style_targets)} items")
+        per_layer: dict[str, list[tuple[int, torch.Tensor, float]]] = {}
+        for i, targets in enumerate(style_targets):
+            w = dict(weights[i]) if weights is not None else {n: 1.0 / len(targets) for n in targets}
+            if set(w) != set(targets):
+                raise ValueError(f"item {i}: weights name layers {sorted(w)} but targets have {sorted(targets)}")
+            _check_grams(targets, f"item {i}: ")
+            for n, g in targets.items():
+                per_layer.setdefault(n, []).append((i, g.detach(), float(w[n])))
+        for n, items in per_layer.items():
+            grams = torch.cat([g for _, g, _ in items])  # (k, C, C)
+            self.style[n] = ([i for i, _, _ in items], grams, torch.tensor([w for _, _, w in items], dtype=grams.dtype))
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers whose activations the losses read."""
+        names = list(self.style)
+        if self.content_layer is not None and self.content_layer not in names:
+            names.append(self.content_layer)
+        return names
+
+    def __call__(self, acts: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        if self.content_target is not None:
+            out["content"] = losses.content_loss(acts[self.content_layer], self.content_target, per_item=True)
+        if self.batch is not None:
+            some = acts[next(iter(self.style))] if self.style else None
+            b = some.shape[0] if some is not None else self.batch
+            if b != self.batch:
+                raise ValueError(f"the batch has {b} items but there are style targets for {self.batch}")
+            style = torch.zeros(b, device=some.device if some is not None else None)
+            for n, (idx, grams, w) in self.style.items():
+                g = gram_matrix(acts[n] if len(idx) == b else acts[n][idx])
+                err = losses.relative_error(g, grams, per_item=True) * w.to(g.device)
+                style = style.index_add(0, torch.tensor(idx, device=g.device), err)
+            out["style"] = style
+        if self.tv:
+            out["tv"] = losses.total_variation(acts[INPUT], per_item=True)
+        return out
+
+
+@dataclass
+class BatchStyleResult:
+    """``images`` (B, H, W, 3) in [0, 1]; ``history`` {"content", "style", "tv", "total"} -> (steps, B)
+    (the weighted total and the *unweighted* terms, each recorded before the step's update);
+    ``start`` and ``final`` the same terms (B,) before the first and after the last update;
+    ``snapshots`` step -> (B, H, W, 3); ``alpha``, ``beta`` (B,) the weights used."""
+
+    images: np.ndarray
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    start: dict[str, np.ndarray] = field(default_factory=dict)
+    final: dict[str, np.ndarray] = field(default_factory=dict)
+    snapshots: dict[int, np.ndarray] = field(default_factory=dict)
+    alpha: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+@dataclass
+class _Plan:
+    """The checked settings of one style-transfer call (B items)."""
+
+    alphas: list[float]
+    betas: list[float]
+    styles: list[torch.Tensor] | None
+    layer_sets: list[list[str]]
+    content_layer: str
+    tv: float
+    init: str
+    steps: int
+    lr: float
+    use_content: bool
+    use_style: bool
+
+
+def _per_item(value: object) -> list | None:
+    """``value`` as a list if it is a per-item sequence, else None (a scalar to broadcast)."""
+    return list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+
+
+def _batch_size(**seqs: list | None) -> int:
+    sizes = {k: len(v) for k, v in seqs.items() if v is not None}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"per-item arguments must have one length, got {sizes}")
+    b = next(iter(sizes.values()), 1)
+    if b < 1:
+        raise ValueError(f"per-item arguments are empty: {sizes}; give at least one value")
+    return b
+
+
+def _plan(model: ZooModel, content: torch.Tensor, style: Any, alpha: Any, beta: Any, style_layers: Any, **kw) -> _Plan:
+    """Every check of :func:`style_transfer_batch`, before any work."""
+    check_vgg(model)
+    check_image(content, "content")
+    check_finite(content, "content", _FINITE_HINT)
+    steps, lr = check_count(kw["steps"], "steps"), check_positive(kw["lr"], "lr")
+    tv = check_non_negative(kw["tv"], "tv")
+    init = check_choice(kw["init"], "init", ("content", "noise"))
+    content_layer = check_layers(model, [kw["content_layer"]])[0]
+    if isinstance(style_layers, str) or not isinstance(style_layers, (list, tuple)):
+        got = f"a string: write [{style_layers!r}]" if isinstance(style_layers, str) else type(style_layers).__name__
+        raise TypeError(f"style_layers must be a list of layer names (or a list of such lists), not {got}")
+    alphas, betas = _per_item(alpha), _per_item(beta)
+    styles = list(style) if isinstance(style, (list, tuple)) else None
+    per_item_layers = len(style_layers) > 0 and not isinstance(style_layers[0], str)
+    layer_sets = [list(s) for s in style_layers] if per_item_layers else None
+    b = _batch_size(alpha=alphas, beta=betas, style=styles, style_layers=layer_sets)
+    alphas = [check_non_negative(a, f"alpha[{i}]" if alphas else "alpha") for i, a in enumerate(alphas or [alpha] * b)]
+    betas = [check_non_negative(v, f"beta[{i}]" if betas else "beta") for i, v in enumerate(betas or [beta] * b)]
+    for i, (a, v) in enumerate(zip(alphas, betas)):
+        if a == 0 and v == 0 and not tv:
+            raise ValueError(f"item {i}: alpha and beta are both 0: nothing to optimize; make one of them > 0")
+    layer_sets = layer_sets or [list(style_layers)] * b
+    use_style = kw.get("keep_terms", False) or any(v > 0 for v in betas)
+    if use_style:
+        layer_sets = [check_layers(model, layers) for layers in layer_sets]
+        if style is None:
+            raise ValueError("style is None but some beta > 0: give a painting (or set every beta to 0)")
+        styles = styles or [style] * b
+        for i, s in enumerate(styles):
+            _check_input(model, s, layer_sets[i], f"style[{i}]")
+    needed = [content_layer] + [n for s in layer_sets for n in s] if use_style else [content_layer]
+    check_image_size(model, tuple(content.shape[-2:]), needed, "content")
+    use_content = kw.get("keep_terms", False) or any(a > 0 for a in alphas)
+    return _Plan(alphas, betas, styles, layer_sets, content_layer, tv, init, steps, lr, use_content, use_style)
+
+
+def _item_losses(model: ZooModel, content: torch.Tensor, plan: _Plan) -> ItemLosses:
+    """The targets of every item (each distinct painting and layer set computed once)."""
+    c_target = (
+        features(model, content, [plan.content_layer], "content")[plan.content_layer] if plan.use_content else None
+    )
+    s_targets = None
+    if plan.use_style:
+        cache: dict[tuple[int, tuple[str, ...]], dict[str, torch.Tensor]] = {}
+        s_targets = []
+        for s, layers in zip(plan.styles, plan.layer_sets):
+            key = (id(s), tuple(layers))
+            if key not in cache:
+                cache[key] = style_targets(model, s.to(model.device), layers)
+            s_targets.append(cache[key])
+    return ItemLosses(plan.content_layer if plan.use_content else None, c_target, s_targets, tv=bool(plan.tv))
+
+
+def _start_image(rgb: torch.Tensor, plan: _Plan, b: int, seed: int) -> PixelImage:
+    """``init="content"``: B copies of the photo; ``"noise"``: the same noise for every item, as a
+    batch-1 run with this ``seed`` draws it."""
+    if plan.init == "content":
+        return PixelImage(0, init=rgb.expand(b, -1, -1, -1).contiguous())
+    param = PixelImage(tuple(rgb.shape[-2:]), seed=seed, sd=0.5, batch=b)
+    with torch.no_grad():
+        param.logits.copy_(PixelImage(tuple(rgb.shape[-2:]), seed=seed, sd=0.5).logits.expand(b, -1, -1, -1))
+    return param
+
+
+def _transfer(
+    model: ZooModel, content: torch.Tensor, plan: _Plan, seed: int, snapshots: Sequence[int], progress: bool
+) -> BatchStyleResult:
+    """Optimize the B images of ``plan`` together (the objective is the sum of the items' losses)."""
+    content = content.to(model.device)
+    item_losses = _item_losses(model, content, plan)
+    b = len(plan.alphas)
+    a_t, b_t = torch.tensor(plan.alphas, device=model.device), torch.tensor(plan.betas, device=model.device)
+
+    def weighted(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = torch.zeros(b, device=model.device)
+        for key, w in (("content", a_t), ("style", b_t), ("tv", plan.tv)):
+            if key in terms:
+                total = total + w * terms[key]
+        return total
+
+    def terms_of(acts: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        terms = item_losses(acts)
+        return {**terms, "total": weighted(terms)}
+
+    trace: list[dict[str, np.ndarray]] = []
+
+    def objective_fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
+        terms = terms_of(acts)
+        trace.append({k: v.detach().cpu().numpy() for k, v in terms.items()})
+        return -terms["total"].sum()  # render maximizes; the sum keeps the items' gradients independent
+
+    @torch.no_grad()
+    def numbers(img: torch.Tensor) -> dict[str, np.ndarray]:
+        acts = {**run_until(model, model.normalize(img), item_losses.layers), INPUT: img}
+        return {k: v.cpu().numpy() for k, v in terms_of(acts).items()}
+
+    layers = item_losses.layers + ([INPUT] if plan.tv else [])
+    param = _start_image(model.normalize.inverse(content).clamp(0, 1), plan, b, seed).to(model.device)
+    start = numbers(param())
+    keep: dict[int, np.ndarray] = {}
+    wanted = {check_count(s, "a snapshot step") for s in snapshots}
+
+    def snap(p: torch.nn.Module, step: int) -> None:
+        if step in wanted:
+            keep[step] = p().detach().permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
+
+    objective = Objective(objective_fn, layers, "style transfer (batch)")
+    res = render(
+        model, objective, param=param, steps=plan.steps, lr=plan.lr, seed=seed, progress=progress, callbacks=[snap]
+    )
+    final = numbers(torch.from_numpy(res.batch).permute(0, 3, 1, 2).to(model.device))
+    history = {k: np.stack([t[k] for t in trace]) for k in trace[0]}
+    return BatchStyleResult(res.batch, history, start, final, keep, np.array(plan.alphas), np.array(plan.betas))
+
+
+def style_transfer_batch(
+    model: ZooModel,
+    content: torch.Tensor,
+    style: torch.Tensor | Sequence[torch.Tensor] | None,
+    alpha: float | Sequence[float] = 1.0,
+    beta: float | Sequence[float] = 1.0,
+    content_layer: str = CONTENT_LAYER,
+    style_layers: Sequence[str] | Sequence[Sequence[str]] = STYLE_LAYERS,
+    tv: float = 0.0,
+    init: str = "content",
+    steps: int = 200,
+    lr: float = 0.05,
+    seed: int = 0,
+    snapshots: Sequence[int] = (),
+    progress: bool = False,
+) -> BatchStyleResult:
+    """Gatys et al.'s style transfer for ``B`` images at once; item ``i`` minimizes
+    ``alpha[i] * L_content + beta[i] * L_style_i (+ tv * TV)``.
+
+    Inputs: ``model`` VGG19 (``load_model("vgg19")``); ``content`` the preprocessed photo
+    (1, 3, H, W), shared by all items (it sets the output size); ``style`` one preprocessed
+    painting (1, 3, h, w) for all items, a list of B paintings (one per item; sizes may differ),
+    or ``None`` when every ``beta`` is 0 (content reconstruction); ``alpha``, ``beta`` numbers >= 0
+    or lists of B numbers; ``style_layers`` a list of layer names for all items or a list of B such
+    lists; ``init`` ``"content"`` (start from the photo) or ``"noise"`` (every item from the same
+    noise, drawn with ``seed``); ``lr`` Adam's step in logit units (pixels are ``sigmoid(logits)``).
+    B is the common length of the per-item arguments (1 if there are none). A term whose weights are
+    all 0 is not computed (no ``"content"`` / ``"style"`` key then).
+
+    The objective is the *sum* of the items' losses; VGG19 treats the items independently and
+    Adam works element by element, so item ``i`` follows the path it would follow alone, up to
+    rounding. The caller's random generators are left as they were.
+    Returns: :class:`BatchStyleResult`.
+    """
+    settings = dict(content_layer=content_layer, tv=tv, init=init, steps=steps, lr=lr)
+    plan = _plan(model, content, style, alpha, beta, style_layers, **settings)
+    return _transfer(model, content, plan, seed, snapshots, progress)
 
 
 def style_transfer(
@@ -277,51 +592,28 @@ def style_transfer(
     snapshots: Sequence[int] = (),
     progress: bool = False,
 ) -> StyleResult:
-    """Neural style transfer (Gatys et al. 2015): minimize ``alpha * content + beta * style (+ tv * TV)``.
+    """Neural style transfer (Gatys et al. 2015): minimize ``alpha * content + beta * style (+ tv * TV)``
+    for one image -- :func:`style_transfer_batch` with a batch of one.
 
     Inputs: ``model`` VGG19; ``content`` and ``style`` preprocessed images (1, 3, H, W) (sizes may
     differ: Gram matrices do not depend on the size); ``content_layer`` one layer; ``style_layers``
     the layers whose Gram matrices are matched; ``init`` ``"content"`` (start from the photo) or
     ``"noise"``. Gatys et al. used L-BFGS; Adam on sigmoid pixels (``lr`` in logit units) gets
     there in a few hundred steps and is what the course's engine uses everywhere.
-    Returns: :class:`StyleResult`, its ``start`` and ``final`` giving each loss term.
+    Returns: :class:`StyleResult`, its ``start`` and ``final`` giving each loss term (both terms
+    also when one weight is 0).
     """
-    check_vgg(model)
-    style_layers = check_layers(model, style_layers)
-    check_layers(model, [content_layer])
-    check_image(content)
-    check_image(style)
-    check_count(steps, "steps")
-    for name, v in (("alpha", alpha), ("beta", beta), ("tv", tv)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-            raise ValueError(f"{name} must be a number >= 0, got {v!r}")
-    if alpha == 0 and beta == 0:
-        raise ValueError("alpha and beta are both 0: nothing to optimize")
-    if init not in ("content", "noise"):
-        raise ValueError(f"init must be 'content' or 'noise', got {init!r}")
-    content = content.to(model.device)
-    c_loss = content_loss(content_layer, features(model, content, [content_layer])[content_layer])
-    s_loss = style_loss(style_targets(model, style.to(model.device), style_layers))
-    parts = {"content": c_loss, "style": s_loss}
-    total = alpha * c_loss + beta * s_loss
-    if tv:
-        parts["tv"] = -total_variation(1.0)  # optimize.total_variation is a penalty (<= 0)
-        total = total + tv * parts["tv"]
-    parts["total"] = total
-    rgb = model.normalize.inverse(content).clamp(0, 1)
-    param = (PixelImage(0, init=rgb) if init == "content" else PixelImage(tuple(rgb.shape[-2:]), seed=seed, sd=0.5)).to(
-        model.device
-    )
-    start = loss_values(model, param(), parts)
-    res = render(
-        model,
-        -total,
-        steps=steps,
-        lr=lr,
-        param=param,
-        snapshots=snapshots,
-        seed=seed,
-        progress=progress,
-    )
-    final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), parts)
-    return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
+    if isinstance(style_layers, (list, tuple)) and style_layers and not isinstance(style_layers[0], str):
+        raise TypeError("style_layers must be a list of layer names; per-item lists are for style_transfer_batch")
+    if not isinstance(style, torch.Tensor):
+        raise TypeError(f"style must be one preprocessed painting (1, 3, H, W), got {type(style).__name__}")
+    settings = dict(content_layer=content_layer, tv=tv, init=init, steps=steps, lr=lr, keep_terms=True)
+    plan = _plan(model, content, style, alpha, beta, style_layers, **settings)
+    if len(plan.alphas) != 1:
+        raise ValueError(
+            f"style_transfer optimizes one image, got {len(plan.alphas)} weights; use style_transfer_batch"
+        )
+    r = _transfer(model, content, plan, seed, snapshots, progress)
+    first = {k: {t: float(v[0]) for t, v in d.items()} for k, d in (("start", r.start), ("final", r.final))}
+    snaps = {s: img[0] for s, img in r.snapshots.items()}
+    return StyleResult(r.images[0], r.history["total"][:, 0].tolist(), snaps, first["start"], first["final"])

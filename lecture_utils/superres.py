@@ -29,24 +29,30 @@ Training uses only images bundled with scikit-image (:data:`TRAIN_IMAGES`, read 
 folder: nothing is downloaded). :data:`EVAL_IMAGES` (Grace Hopper, the rocket, and scikit-learn's
 China and flower photos) are never seen in training.
 
-Script: ``python -m lecture_utils.superres --loss pixel|feature --out PATH [--steps N ...]``.
+The losses are those of :mod:`lecture_utils.losses` (the feature loss is its
+:class:`~lecture_utils.losses.PerceptualLoss` with one content layer). Training is seeded and leaves
+the caller's random generators as they were. The command line that made the committed weights:
+``python tools/train_superres.py --loss pixel|feature --out PATH [--steps N ...]`` (:data:`SR_COMMANDS`).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import losses
+from . import models as _models
+from .checks import check_choice, check_finite, check_int, check_non_negative, check_positive, device_of, seeded
 from .datasets import data_dir
-from .models import WeightsError, ZooModel, load_checked, sha256_of
+from .losses import PerceptualLoss
+from .models import WeightsError, ZooModel, default_device, load_checked, sha256_of
 
 __all__ = [
     "SCALE",
@@ -77,7 +83,6 @@ __all__ = [
     "radial_spectrum",
     "evaluate",
     "format_table",
-    "main",
 ]
 
 SCALE = 4
@@ -121,8 +126,8 @@ _COMMON = (
     "--val-every 250 --log-every 50 --max-seconds 60"
 )
 SR_COMMANDS: dict[str, str] = {
-    "pixel": f"python -m lecture_utils.superres --loss pixel --tv 0 {_COMMON} --out data/weights/sr_pixel.pt",
-    "feature": f"python -m lecture_utils.superres --loss feature --tv 0.5 {_COMMON} --out data/weights/sr_feature.pt",
+    "pixel": f"python tools/train_superres.py --loss pixel --tv 0 {_COMMON} --out data/weights/sr_pixel.pt",
+    "feature": f"python tools/train_superres.py --loss feature --tv 0.5 {_COMMON} --out data/weights/sr_feature.pt",
 }
 """The commands that produced the committed weights (one H100, shared with another job: the pixel
 run was stopped by ``--max-seconds 60`` after 618 of its 2000 steps; the feature run finished)."""
@@ -131,7 +136,11 @@ run was stopped by ``--max-seconds 60`` after 618 of its 2000 steps; the feature
 # --------------------------------------------------------------------------- images and degradation
 
 
-def _check_batch(x: torch.Tensor, name: str = "image", multiple: int = 1, min_side: int = 4) -> torch.Tensor:
+def _check_batch(
+    x: torch.Tensor, name: str = "image", multiple: int = 1, min_side: int = 4, finite: bool = False
+) -> torch.Tensor:
+    """An RGB batch (B, 3, H, W), float, sides >= ``min_side`` and multiples of ``multiple``
+    (``finite``: also without NaN/inf -- checked at the entrances, not on every training step)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a tensor of shape (B, 3, H, W), got {type(x).__name__}")
     if x.ndim != 4 or x.shape[1] != 3:
@@ -143,6 +152,8 @@ def _check_batch(x: torch.Tensor, name: str = "image", multiple: int = 1, min_si
         raise ValueError(f"{name} is only {h}x{w} pixels; at least {min_side}x{min_side} needed")
     if h % multiple or w % multiple:
         raise ValueError(f"{name} is {h}x{w}: both sides must be multiples of {multiple} (crop it first)")
+    if finite:
+        check_finite(x, name, "replace the NaN/inf pixels (e.g. torch.nan_to_num) or reload the image")
     return x
 
 
@@ -151,9 +162,12 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 
     Inputs: ``x`` (B, C, H, W); ``sigma`` in pixels (the kernel spans +-ceil(3 sigma)).
     Returns: (B, C, H, W).
+
+    Not ``optimize.gaussian_blur``: that one truncates the kernel at +-round(2 sigma) (5 taps for
+    sigma = 1, here 7), which changes the degraded inputs by up to 0.008 and so the committed
+    weights' inputs and the stored PSNR numbers of notebook 20.
     """
-    if not isinstance(sigma, (int, float)) or isinstance(sigma, bool) or not sigma > 0:
-        raise ValueError(f"sigma must be a number > 0, got {sigma!r}")
+    sigma = check_positive(sigma, "sigma")
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be a (B, C, H, W) tensor, got {getattr(x, 'shape', x)!r}")
     r = max(1, math.ceil(3 * sigma))
@@ -174,8 +188,7 @@ def degrade(hr: torch.Tensor, scale: int = SCALE, sigma: float = 1.0) -> torch.T
     Inputs: ``hr`` (B, 3, H, W) in [0, 1], H and W multiples of ``scale``.
     Returns: (B, 3, H / scale, W / scale) in [0, 1].
     """
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+    scale = check_int(scale, "scale", low=1)
     _check_batch(hr, "hr", multiple=scale, min_side=max(8, 2 * scale))
     h, w = hr.shape[-2:]
     y = gaussian_blur(hr, sigma)
@@ -185,7 +198,7 @@ def degrade(hr: torch.Tensor, scale: int = SCALE, sigma: float = 1.0) -> torch.T
 
 def bicubic(lr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
     """The baseline: bicubic upsampling (B, 3, h, w) -> (B, 3, scale h, scale w), clamped to [0, 1]."""
-    _check_batch(lr, "lr")
+    _check_batch(lr, "lr", finite=True)
     return F.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
@@ -275,9 +288,7 @@ class SRNet(nn.Module):
 
     def __init__(self, width: int = 48, blocks: int = 4, scale: int = SCALE) -> None:
         super().__init__()
-        for name, v, lo in (("width", width, 1), ("blocks", blocks, 0)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        width, blocks = check_int(width, "width", low=1), check_int(blocks, "blocks", low=0)
         if scale != SCALE:
             raise ValueError(f"SRNet upsamples by {SCALE} (two x2 stages), got scale={scale!r}")
         self.config = {"width": width, "blocks": blocks, "scale": scale}
@@ -307,8 +318,8 @@ def super_resolve(net: nn.Module, lr: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(net, nn.Module):
         raise TypeError(f"net must be an nn.Module (an SRNet), got {type(net).__name__}")
-    _check_batch(lr, "lr")
-    device = next(net.parameters()).device
+    _check_batch(lr, "lr", finite=True)
+    device = device_of(net)
     was = net.training
     net.eval()
     try:
@@ -327,42 +338,26 @@ def pixel_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(sr, hr)
 
 
-class FeatureLoss(nn.Module):
+class FeatureLoss(PerceptualLoss):
     """Feature reconstruction loss: ``||phi(sr) - phi(hr)||^2 / ||phi(hr)||^2`` with ``phi`` the
     VGG19 layers from the input up to ``layer`` (default ``relu2_2``, as the paper).
 
     Inputs: ``vgg`` the zoo's VGG19 (``load_model("vgg19")``); the loss keeps its own frozen copy
-    of the layers it needs, so ``vgg`` itself is left untouched.
+    of the layers it needs, so ``vgg`` itself is left untouched (it is the content term of
+    :class:`lecture_utils.losses.PerceptualLoss`).
     Forward: ``sr``, ``hr`` (B, 3, H, W) RGB in [0, 1] -> scalar (a relative error: 0 at a perfect
     match, 1 for all-zero features). The paper used the unnormalized mean; dividing by the
     target's energy only rescales it and makes it comparable across images.
     """
 
     def __init__(self, vgg: ZooModel, layer: str = FEATURE_LAYER) -> None:
-        import copy
-
-        from .hooks import get_layer
-
-        super().__init__()
-        if not isinstance(vgg, ZooModel) or vgg.name != "vgg19":
-            raise TypeError("FeatureLoss needs the zoo's VGG19: load_model('vgg19')")
-        get_layer(vgg, layer)  # clear error with close names
-        names = [n for n, _ in vgg.net.named_children()]
+        super().__init__(vgg, None, content_layer=layer, style_layers=())
         self.layer = layer
-        self.phi = copy.deepcopy(vgg.net[: names.index(layer) + 1]).eval()
-        self.normalize = copy.deepcopy(vgg.normalize)
-        for p in self.phi.parameters():
-            p.requires_grad_(False)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.phi(self.normalize(x))
-
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         if sr.shape != hr.shape:
             raise ValueError(f"output {tuple(sr.shape)} and ground truth {tuple(hr.shape)} differ in shape")
-        with torch.no_grad():
-            target = self.features(hr)
-        return (self.features(sr) - target).pow(2).sum() / target.pow(2).sum().clamp_min(1e-12)
+        return super().forward(sr, hr)["content"]
 
 
 # --------------------------------------------------------------------------- training
@@ -408,6 +403,64 @@ def _validation_set(device: torch.device, size: int = 128) -> torch.Tensor:
     return torch.stack(crops).to(device)
 
 
+def _check_train_args(loss: Any, crop: Any, lr: Any, tv: Any, max_seconds: Any, **counts: tuple[Any, int]) -> None:
+    """Every check of :func:`train_sr`, before any work (the policy of ``lecture_utils.checks``)."""
+    check_choice(loss, "loss", LOSSES)
+    for name, (v, low) in counts.items():
+        check_int(v, name, low=low)
+    if check_int(crop, "crop", low=16) % SCALE:
+        raise ValueError(f"crop must be an integer >= 16 and a multiple of {SCALE}, got {crop!r}")
+    check_positive(lr, "lr")
+    check_non_negative(tv, "tv")
+    check_non_negative(max_seconds, "max_seconds")
+
+
+def _train_set(images: Sequence[str] | torch.Tensor, crop: int, device: torch.device) -> tuple[list[torch.Tensor], Any]:
+    """The HR images to crop from, on ``device``, and how to name them in the net's config."""
+    if isinstance(images, torch.Tensor):
+        _check_batch(images, "images", min_side=crop, finite=True)
+        return list(images.detach().float().to(device)), f"{len(images)} given images"
+    return [t.to(device) for t in _load_train_images(images, 512, crop)], list(images)
+
+
+@torch.no_grad()
+def _validate(net: SRNet, feat: FeatureLoss, val: torch.Tensor, hist: dict[str, list[float]], step: int) -> None:
+    """PSNR (RGB, whole crop) and feature error on the fixed held-out crops, appended to ``hist``."""
+    net.eval()
+    sr = net(degrade(val)).clamp(0, 1)
+    mse = ((sr - val) ** 2).flatten(1).mean(1)
+    hist["val_step"].append(step)
+    hist["val_psnr"].append(float((10 * torch.log10(1 / mse)).mean()))
+    hist["val_feature"].append(float(feat(sr, val)))
+    net.train()
+
+
+def _loop(net: SRNet, update: Callable[[], float], hist: dict, validate: Callable | None, **o: Any) -> int:
+    """Call ``update()`` (one optimizer step; returns the loss) up to ``o["steps"]`` times; log the
+    mean loss every ``log_every`` steps (print, ``callback``), validate every ``val_every`` steps,
+    stop after ``max_seconds`` (> 0). Returns the last step."""
+    start, window, step = time.time(), [], 0
+    if validate is not None:
+        validate(0)
+    net.train()
+    for step in range(1, o["steps"] + 1):
+        window.append(update())
+        timed_out = o["max_seconds"] > 0 and time.time() - start > o["max_seconds"]
+        if step % o["log_every"] == 0 or step == o["steps"] or timed_out:
+            hist["step"].append(step)
+            hist["loss"].append(float(np.mean(window)))
+            window = []
+            if o["progress"]:
+                print(f"step {step}/{o['steps']}  {o['loss']} loss {hist['loss'][-1]:.5f}  {time.time() - start:.0f}s")
+            if o["callback"] is not None:
+                o["callback"](step, hist["loss"][-1])
+        if validate is not None and (step % o["val_every"] == 0 or step == o["steps"] or timed_out):
+            validate(step)
+        if timed_out:
+            break
+    return step
+
+
 def train_sr(
     loss: str = "pixel",
     steps: int = 2000,
@@ -434,89 +487,49 @@ def train_sr(
     Inputs: ``loss`` ``"pixel"`` (MSE) or ``"feature"`` (:class:`FeatureLoss` at ``relu2_2``);
     ``images`` names (:func:`sr_image`) or a tensor (N, 3, H, W) of HR images to crop from (with
     H = W = ``crop``: a fixed set of crops, only flipped and turned -- the "can it fit a small
-    set?" sanity check);
-    ``tv`` optional total-variation weight added to the loss; ``net`` continue training this net
-    (fine-tuning) instead of a fresh one of ``width``/``blocks``; ``vgg`` the loss network (loaded
-    when needed); ``device`` default CUDA when present; ``val_every`` > 0 also logs PSNR and the
-    feature error on fixed held-out crops; ``max_seconds`` > 0 stops early after that much time.
+    set?" sanity check); ``tv`` optional total-variation weight added to the loss
+    (:func:`lecture_utils.losses.total_variation`); ``net`` continue training this net (fine-tuning)
+    instead of a fresh one of ``width``/``blocks``; ``vgg`` the loss network (loaded when needed);
+    ``device`` default CUDA when present; ``val_every`` > 0 also logs PSNR and the feature error on
+    fixed held-out crops; ``max_seconds`` > 0 stops early after that much time. Seeded (``seed``);
+    the caller's global torch, NumPy and Python random generators are left as they were.
     Returns: the net (eval mode, on ``device``) and the history ``{"step", "loss"[, "val_psnr",
     "val_step", "val_feature"]}`` (loss averaged over each ``log_every`` steps).
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
-    for name, v, lo in (("steps", steps, 1), ("batch_size", batch_size, 1), ("log_every", log_every, 1)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 16 or crop % SCALE:
-        raise ValueError(f"crop must be an integer >= 16 and a multiple of {SCALE}, got {crop!r}")
-    if not lr > 0 or not tv >= 0:
-        raise ValueError(f"need lr > 0 and tv >= 0, got lr={lr!r}, tv={tv!r}")
-    from .models import default_device, load_model
-
+    counts = dict(steps=(steps, 1), batch_size=(batch_size, 1), log_every=(log_every, 1), val_every=(val_every, 0))
+    _check_train_args(loss, crop, lr, tv, max_seconds, **counts)
     device = torch.device(device) if device is not None else default_device()
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    net = (net if net is not None else SRNet(width, blocks)).to(device)
-    need_vgg = loss == "feature" or val_every > 0
-    if need_vgg and vgg is None:
-        vgg = load_model("vgg19", device="cpu")
-    feat = FeatureLoss(vgg).to(device) if need_vgg else None
-    if isinstance(images, torch.Tensor):
-        _check_batch(images, "images", min_side=crop)
-        train_images, names = list(images.detach().float().to(device)), f"{len(images)} given images"
-    else:
-        train_images, names = [t.to(device) for t in _load_train_images(images, 512, crop)], list(images)
-    val = _validation_set(device) if val_every > 0 else None
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    hist: dict[str, list[float]] = {"step": [], "loss": []}
-    if val is not None:
-        hist.update(val_step=[], val_psnr=[], val_feature=[])
+    with seeded(seed, [device]):
+        rng = np.random.default_rng(seed)
+        net = (net if net is not None else SRNet(width, blocks)).to(device)
+        need_vgg = loss == "feature" or val_every > 0
+        feat = (
+            FeatureLoss(vgg if vgg is not None else _models.load_model("vgg19", device="cpu")).to(device)
+            if need_vgg
+            else None
+        )
+        train_images, names = _train_set(images, crop, device)
+        val = _validation_set(device) if val_every > 0 else None
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        hist: dict[str, list[float]] = {"step": [], "loss": []}
+        if val is not None:
+            hist.update(val_step=[], val_psnr=[], val_feature=[])
 
-    def validate(step: int) -> None:
-        net.eval()
-        with torch.no_grad():
-            sr = net(degrade(val)).clamp(0, 1)
-            mse = ((sr - val) ** 2).flatten(1).mean(1)
-            hist["val_step"].append(step)
-            hist["val_psnr"].append(float((10 * torch.log10(1 / mse)).mean()))
-            hist["val_feature"].append(float(feat(sr, val)))
-        net.train()
+        def update() -> float:
+            hr = _crops(train_images, batch_size, crop, rng)
+            sr = net(degrade(hr))
+            value = pixel_loss(sr, hr) if loss == "pixel" else feat(sr, hr)
+            total = value + tv * losses.total_variation(sr) if tv else value
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            sched.step()
+            return float(value.detach())
 
-    start, window = time.time(), []
-    if val is not None:
-        validate(0)
-    net.train()
-    step = 0
-    for step in range(1, steps + 1):
-        hr = _crops(train_images, batch_size, crop, rng)
-        sr = net(degrade(hr))
-        value = pixel_loss(sr, hr) if loss == "pixel" else feat(sr, hr)
-        total = value
-        if tv:
-            total = total + tv * (
-                (sr[..., 1:, :] - sr[..., :-1, :]).abs().mean() + (sr[..., 1:] - sr[..., :-1]).abs().mean()
-            )
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        sched.step()
-        window.append(float(value.detach()))
-        timed_out = max_seconds > 0 and time.time() - start > max_seconds
-        if step % log_every == 0 or step == steps or timed_out:
-            hist["step"].append(step)
-            hist["loss"].append(float(np.mean(window)))
-            window = []
-            if progress:
-                print(
-                    f"step {step}/{steps}  {loss} loss {hist['loss'][-1]:.5f}  {time.time() - start:.0f}s", flush=True
-                )
-            if callback is not None:
-                callback(step, hist["loss"][-1])
-        if val is not None and (step % val_every == 0 or step == steps or timed_out):
-            validate(step)
-        if timed_out:
-            break
+        validate = (lambda step: _validate(net, feat, val, hist, step)) if val is not None else None
+        settings = dict(loss=loss, log_every=log_every, val_every=val_every, max_seconds=max_seconds)
+        step = _loop(net, update, hist, validate, steps=steps, progress=progress, callback=callback, **settings)
     net.eval()
     net.config.update(loss=loss, steps=step, batch_size=batch_size, crop=crop, lr=lr, tv=tv, seed=seed, images=names)
     return net, hist
@@ -636,7 +649,7 @@ def feature_error(vgg: ZooModel | FeatureLoss, image, reference, layer: str = FE
     loss = vgg if isinstance(vgg, FeatureLoss) else FeatureLoss(vgg, layer)
     if loss.layer != layer:
         raise ValueError(f"this FeatureLoss compares {loss.layer!r}, not {layer!r}")
-    device = next(loss.parameters()).device
+    device = device_of(loss)
     x = to_tensor(a.astype(np.float32)).to(device)
     y = to_tensor(b.astype(np.float32)).to(device)
     with torch.no_grad():
@@ -713,79 +726,3 @@ def format_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
             lines.append(f"{name:<14}{m:<14}{p:>9}{v['ssim']:>8.3f}{v['feature']:>9.3f}{1e3 * v['hf']:>9.3f}")
         lines.append("")
     return "\n".join(lines).rstrip()
-
-
-# --------------------------------------------------------------------------- script
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lecture_utils.superres --loss pixel|feature --out PATH [options]``: train and save."""
-    p = argparse.ArgumentParser(prog="python -m lecture_utils.superres", description=__doc__.split("\n")[0])
-    p.add_argument("--loss", choices=LOSSES, required=True)
-    p.add_argument("--out", required=True, help="output .pt file")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--crop", type=int, default=96)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--width", type=int, default=48)
-    p.add_argument("--blocks", type=int, default=4)
-    p.add_argument("--tv", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cuda / cpu (default: cuda when present)")
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--val-every", type=int, default=250)
-    p.add_argument("--max-seconds", type=float, default=0.0, help="stop early after this long (0: no limit)")
-    p.add_argument(
-        "--calibrate",
-        type=float,
-        default=0.0,
-        help="only time 40 training steps and print how many steps (a multiple of 500) fit in this many seconds",
-    )
-    a = p.parse_args(argv)
-    t0 = time.time()
-    if a.calibrate > 0:
-        stamps: dict[int, float] = {}
-        train_sr(
-            a.loss,
-            steps=40,
-            batch_size=a.batch_size,
-            crop=a.crop,
-            width=a.width,
-            blocks=a.blocks,
-            device=a.device,
-            log_every=10,
-            callback=lambda step, _: stamps.__setitem__(step, time.time()),
-        )
-        per_step = (stamps[40] - stamps[10]) / 30
-        print(f"{per_step * 1e3:.1f} ms per step", flush=True)
-        print(max(500, int(a.calibrate / per_step) // 500 * 500))
-        return 0
-    net, hist = train_sr(
-        a.loss,
-        steps=a.steps,
-        batch_size=a.batch_size,
-        crop=a.crop,
-        lr=a.lr,
-        width=a.width,
-        blocks=a.blocks,
-        tv=a.tv,
-        seed=a.seed,
-        device=a.device,
-        log_every=a.log_every,
-        val_every=a.val_every,
-        max_seconds=a.max_seconds,
-        progress=True,
-    )
-    digest = save_sr(net.cpu(), a.out, hist)
-    size = Path(a.out).stat().st_size
-    print(f"saved {a.out}: {size} bytes, sha256 {digest}, {net.config['steps']} steps in {time.time() - t0:.0f}s")
-    if "val_psnr" in hist:
-        print(
-            f"held-out crops: PSNR {hist['val_psnr'][0]:.2f} -> {hist['val_psnr'][-1]:.2f} dB, "
-            f"VGG error {hist['val_feature'][0]:.3f} -> {hist['val_feature'][-1]:.3f}"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,6 +15,10 @@ import numbers
 from typing import Callable, Sequence
 
 import torch
+from torch import nn
+
+from .checks import check_image_tensor, device_of
+from .models import ZooModel, classes_of
 
 __all__ = [
     "Target",
@@ -25,6 +29,9 @@ __all__ = [
     "batched_output",
     "class_score",
     "check_image",
+    "check_class_target",
+    "resolve_for",
+    "model_input",
 ]
 
 Target = int | str | Callable[[torch.Tensor], torch.Tensor]
@@ -105,6 +112,12 @@ def class_score(logits: torch.Tensor, target: Targets, classes: list[str] | None
         raise ValueError(f"expected logits of shape (N, K), got {tuple(logits.shape)}")
     if callable(target) and not per_image(target):
         out = target(logits)
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(
+                f"a callable target must return the score as a tensor built from the logits, got "
+                f"{type(out).__name__} {out!r}; e.g. lambda z: z[:, 281] (no float(...) / .item(): "
+                "a Python number has no gradient)"
+            )
         if out.ndim != 0:
             out = out.sum()
         return out
@@ -114,15 +127,49 @@ def class_score(logits: torch.Tensor, target: Targets, classes: list[str] | None
     return logits.gather(1, torch.tensor(idx, device=logits.device)[:, None]).sum()
 
 
-def check_image(image: torch.Tensor, name: str = "image", batch: bool = False) -> torch.Tensor:
-    """Validate a preprocessed image tensor: (1, 3, H, W) (or (N, 3, H, W) with ``batch=True``)."""
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be a preprocessed tensor of shape (1, 3, H, W), got {type(image).__name__}")
-    if image.ndim != 4 or image.shape[1] != 3 or (not batch and image.shape[0] != 1):
-        want = "(N, 3, H, W)" if batch else "(1, 3, H, W)"
-        raise ValueError(f"{name} must have shape {want}, got {tuple(image.shape)}; use zoo.preprocess(img)")
-    if not image.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor, got {image.dtype}")
-    if image.shape[-1] < 8 or image.shape[-2] < 8:
-        raise ValueError(f"{name} is only {image.shape[-2]}x{image.shape[-1]} pixels; at least 8x8 needed")
+def check_image(
+    image: torch.Tensor, name: str = "image", batch: bool = False, model: nn.Module | ZooModel | None = None
+) -> torch.Tensor:
+    """Validate a preprocessed image tensor: (1, 3, H, W) (or (N, 3, H, W), N >= 1, with ``batch=True``).
+
+    The one entrance check of every method: a float tensor with data, at least 8 x 8 pixels,
+    no NaN or inf (:func:`lecture_utils.checks.check_image_tensor`); with a :class:`ZooModel`
+    given as ``model`` also its input range (raw 0-255 pixels: "did you forget zoo.preprocess?",
+    :meth:`ZooModel.check_range`). A plain module has no known input convention: no range check.
+    ``TypeError`` for a non-tensor, ``ValueError`` for the rest. Returns ``image`` unchanged.
+    """
+    check_image_tensor(image, name, batch)
+    if isinstance(model, ZooModel):
+        model.check_range(image, name)
     return image
+
+
+def model_input(image: torch.Tensor, model: nn.Module | ZooModel) -> torch.Tensor:
+    """``image`` detached, on the model's device and in its floating dtype.
+
+    The dtype policy: a float64 or float16 image is converted to the dtype of the model's
+    parameters (float32 for the course's models), so results come back in that dtype; the
+    numbers are those of the float32 image.
+    """
+    net = model.net if isinstance(model, ZooModel) else model
+    dtype = next((p.dtype for p in net.parameters() if p.is_floating_point()), image.dtype)
+    return image.detach().to(device=device_of(net), dtype=dtype)
+
+
+def check_class_target(model: nn.Module | ZooModel, target: object) -> None:
+    """Refuse a class target (index, name or list of them) for a :class:`ZooModel` without a
+    classification head (VGG19's conv part): its output is a feature map, not class scores."""
+    if isinstance(model, ZooModel) and model.classes is None and (per_image(target) or not callable(target)):
+        raise ValueError(
+            f"{model.name} has no classification head: its output is a feature map, not class scores, so "
+            f"the class target {target!r} names nothing. Use load_model('efficientnet_lite0') for classes, or "
+            "a unit (layer=..., channel=...) where the method takes one"
+        )
+
+
+def resolve_for(
+    model: nn.Module | ZooModel, target: Targets, n_images: int, n_classes: int | None = None
+) -> list[int] | None:
+    """:func:`resolve_targets` with the model's class names, after :func:`check_class_target`."""
+    check_class_target(model, target)
+    return resolve_targets(target, n_images, classes_of(model), n_classes)

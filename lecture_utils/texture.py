@@ -33,10 +33,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .hooks import record
+from . import losses
+from .checks import check_choice, check_int, check_positive
 from .models import ZooModel
 from .optimize import Objective, PixelImage, render
-from .style import STYLE_LAYERS, StyleResult, check_layers, check_vgg, features, style_loss, style_targets
+from .style import (
+    STYLE_LAYERS,
+    StyleResult,
+    check_count,
+    check_image_size,
+    check_layers,
+    check_vgg,
+    features,
+    loss_values,
+    style_loss,
+    style_targets,
+)
 from .targets import check_image
 
 __all__ = [
@@ -115,12 +127,10 @@ def mean_loss(targets: Mapping[str, torch.Tensor], weights: Mapping[str, float] 
     weights = dict(weights) if weights is not None else {n: 1.0 / len(targets) for n in targets}
     if set(weights) != set(targets):
         raise ValueError(f"weights name layers {sorted(weights)} but targets have {sorted(targets)}")
-    norms = {}
     for n, m in targets.items():
         if not isinstance(m, torch.Tensor) or m.ndim != 2 or m.shape[0] != 1:
             raise ValueError(f"target means at {n!r} must be (1, C), got {getattr(m, 'shape', m)!r}")
-        norms[n] = float(m.pow(2).sum())
-        if not norms[n] > 0:
+        if not float(m.pow(2).sum()) > 0:
             raise ValueError(f"the target means at {n!r} are all zeros")
 
     def fn(acts: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -129,7 +139,7 @@ def mean_loss(targets: Mapping[str, torch.Tensor], weights: Mapping[str, float] 
             m = spatial_means(acts[n])
             if m.shape[1] != m0.shape[1]:
                 raise ValueError(f"layer {n!r} has {m.shape[1]} channels but its target {m0.shape[1]}")
-            total = total + weights[n] * (m - m0.to(m.device)).pow(2).sum() / (norms[n] * m.shape[0])
+            total = total + weights[n] * losses.relative_error(m, m0.detach())
         return total
 
     return Objective(fn, list(targets), f"means {'+'.join(targets)}")
@@ -161,19 +171,12 @@ def gram_distances(
         raise ValueError("give at least one image and one reference")
     for i, x in enumerate(list(images) + list(references)):
         check_image(x, name=f"image {i}")
-    losses = [style_loss(style_targets(model, r, layers)) for r in references]
+    objectives = [style_loss(style_targets(model, r, layers)) for r in references]
     out = np.zeros((len(images), len(references)))
     for i, x in enumerate(images):
         acts = features(model, x, layers)
-        out[i] = [float(loss(acts)) for loss in losses]
+        out[i] = [float(loss(acts)) for loss in objectives]
     return out
-
-
-def _losses(model: ZooModel, rgb: torch.Tensor, parts: Mapping[str, Objective], layers: list[str]) -> dict[str, float]:
-    with torch.no_grad(), record(model, layers, detach=True) as rec:
-        model.net(model.normalize(rgb.to(model.device)))
-        acts = dict(rec.activations)
-    return {k: float(o(acts)) for k, o in parts.items()}
 
 
 def synthesize(
@@ -204,24 +207,20 @@ def synthesize(
     check_vgg(model)
     layers = check_layers(model, layers)
     check_image(image)
-    if statistic not in STATISTICS:
-        raise ValueError(f"statistic must be one of {STATISTICS}, got {statistic!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if not sd > 0:
-        raise ValueError(f"sd must be > 0, got {sd!r}")
+    statistic = check_choice(statistic, "statistic", STATISTICS)
+    check_count(steps, "steps")
+    check_positive(sd, "sd")
     param = PixelImage(size, seed=seed, sd=sd).to(model.device)  # checks the size
-    image = image.to(model.device)
+    check_image_size(model, tuple(param().shape[-2:]), layers, "the texture (size)")
     parts = {
         "gram": style_loss(style_targets(model, image, layers)),
         "mean": mean_loss(mean_targets(model, image, layers)),
     }
-    with torch.no_grad():
-        start = _losses(model, param(), parts, layers)
+    start = loss_values(model, param(), parts)
     res = render(
         model, -parts[statistic], steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress
     )
-    final = _losses(model, torch.from_numpy(res.image).permute(2, 0, 1)[None], parts, layers)
+    final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), parts)
     return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
 
 
@@ -244,8 +243,7 @@ def tile_shuffle(image: np.ndarray | torch.Tensor, tiles: int = 4, seed: int = 0
     Inputs: an (H, W, 3) array or a (B, 3, H, W) tensor with H and W divisible by ``tiles``;
     the same type and shape come back. The permutation (drawn with ``seed``) moves every tile.
     """
-    if isinstance(tiles, bool) or not isinstance(tiles, int) or tiles < 2:
-        raise ValueError(f"tiles must be an integer >= 2, got {tiles!r}")
+    tiles = check_int(tiles, "tiles", low=2)
     is_tensor = isinstance(image, torch.Tensor)
     if is_tensor:
         if image.ndim != 4:
@@ -287,8 +285,7 @@ def representation_sizes(
     ``total_means`` and ``total_gram_unique`` over this layer and the ones above it in the list.
     ``pixels`` (3 * size^2, the number of values of the image) is repeated in every row.
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 32:
-        raise ValueError(f"size must be an integer >= 32 (VGG19 halves the image five times), got {size!r}")
+    size = check_int(size, "size", low=32)  # VGG19 halves the image five times
     acts = features(model, torch.zeros(1, 3, size, size), layers)
     rows: list[dict[str, int | str]] = []
     total_means = total_gram = 0

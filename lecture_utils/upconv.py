@@ -25,16 +25,14 @@ Up-convolution (paper Fig. 2) = upsampling followed by a convolution. With the p
 with stride 2 (:func:`unpool2d`, :func:`upsampling_demo`); a 3x3 kernel then overlaps unevenly and
 leaves checkerboard patterns. Nearest-neighbour upsampling + convolution (the default here) does not.
 
-Trained weights: ``data/weights/chairs_generator.pt``, made by ``python -m lecture_utils.upconv``
-(:func:`main`), loaded by :func:`load_chairs_generator` (``weights_only=True``, sha256 checked).
+Trained weights: ``data/weights/chairs_generator.pt``, made by ``python tools/train_chairs_generator.py``
+(:data:`FULL_SETTINGS`), loaded by :func:`load_chairs_generator` (``weights_only=True``, sha256 checked).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -44,7 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .chairs import BACKGROUND, ChairData, holdout_mask, make_dataset
+from .chairs import BACKGROUND, ChairData
+from .checks import check_finite, check_int, check_number, check_positive, device_of, seeded
 from .datasets import data_dir
 from .models import WeightsError, default_device, load_checked, sha256_of
 
@@ -71,7 +70,7 @@ __all__ = [
     "load_generator",
     "chairs_generator_path",
     "load_chairs_generator",
-    "main",
+    "FULL_SETTINGS",
 ]
 
 THETA_NAMES = ("shift_x", "shift_y", "zoom", "brightness", "saturation")
@@ -91,7 +90,7 @@ azimuth, i.e. every 40 degrees, is seen); all other styles are seen from all 36 
 HOLDOUT_KEEP_EVERY = 4
 
 CHAIRS_GENERATOR_SHA256 = "018f8d78cc5c0505f9cb4bbbd40eb66c8e8f51ed831b814f509061e781a88527"
-"""sha256 of ``data/weights/chairs_generator.pt`` (made by ``python -m lecture_utils.upconv``)."""
+"""sha256 of ``data/weights/chairs_generator.pt`` (made by ``python tools/train_chairs_generator.py``)."""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -315,10 +314,6 @@ class ChairGenerator(nn.Module):
 # generating
 
 
-def _device(net: nn.Module) -> torch.device:
-    return next(net.parameters()).device
-
-
 def _style_code(net: ChairGenerator, style: Any, n: int | None = None) -> torch.Tensor:
     """Style ids (N,) / a scalar id -> one-hot (N, S); float codes (N, S) or (S,) pass through."""
     S = net.n_styles
@@ -332,7 +327,7 @@ def _style_code(net: ChairGenerator, style: Any, n: int | None = None) -> torch.
             raise ValueError(f"style id {int(bad[0])} out of range: this generator knows styles 0..{S - 1}")
         code = F.one_hot(ids, S).float()
     elif t.is_floating_point():
-        code = t.float().reshape(1, -1) if t.ndim == 1 else t.float()
+        code = check_finite(t.float().reshape(1, -1) if t.ndim == 1 else t.float(), "style code")
         if code.ndim != 2 or code.shape[1] != S:
             raise ValueError(f"a style code must have shape (N, {S}) (one weight per style), got {tuple(t.shape)}")
     else:
@@ -349,7 +344,7 @@ def _broadcast_inputs(
     el = torch.as_tensor(elevation, dtype=torch.float32).reshape(-1)
     if not torch.isfinite(az).all() or not torch.isfinite(el).all():
         raise ValueError("azimuth and elevation must be finite numbers (degrees)")
-    th = None if theta is None else torch.as_tensor(theta, dtype=torch.float32)
+    th = None if theta is None else check_finite(torch.as_tensor(theta, dtype=torch.float32), "theta")
     if th is not None and th.ndim == 1:
         if th.shape != (len(THETA_NAMES),):
             raise ValueError(
@@ -384,7 +379,7 @@ def style_features(net: ChairGenerator, style: Any) -> torch.Tensor:
     the notebook does arithmetic (paper Fig. 16). ``style``: ids (N,) or codes (N, S)."""
     if not isinstance(net, ChairGenerator):
         raise TypeError(f"expected a ChairGenerator, got {type(net).__name__}")
-    code = _style_code(net, style).to(_device(net))
+    code = _style_code(net, style).to(device_of(net))
     with torch.no_grad():
         return net.style_fc(code)
 
@@ -411,9 +406,9 @@ def generate(
         raise TypeError(f"expected a ChairGenerator, got {type(net).__name__}")
     if (style is None) == (features is None):
         raise ValueError("give exactly one of style (ids or codes) and features")
-    device = _device(net)
+    device = device_of(net)
     if features is not None:
-        feat = torch.as_tensor(features, dtype=torch.float32)
+        feat = check_finite(torch.as_tensor(features, dtype=torch.float32), "features")
         if feat.ndim == 1:
             feat = feat[None]
         if feat.ndim != 2 or feat.shape[1] != net.config["style_dim"]:
@@ -498,18 +493,70 @@ def train_generator(
     ``log_every`` steps.
     Returns ``(net in eval mode, history)``: the mean loss over each block of ``log_every`` steps.
     """
-    if steps < 1 or batch_size < 1 or lr <= 0 or not 0 <= theta_prob <= 1 or log_every < 1:
-        raise ValueError(
-            f"need steps >= 1, batch_size >= 1, lr > 0, 0 <= theta_prob <= 1, log_every >= 1; "
-            f"got {steps}, {batch_size}, {lr}, {theta_prob}, {log_every}"
-        )
+    steps, batch_size = check_int(steps, "steps", low=1), check_int(batch_size, "batch_size", low=1)
+    lr, log_every = check_positive(lr, "lr"), check_int(log_every, "log_every", low=1)
+    theta_prob = check_number(theta_prob, "theta_prob", low=0.0, high=1.0)
+    mask_weight = check_number(mask_weight, "mask_weight", low=0.0)
+    train = _train_mask(data, train)
+    cfg = _generator_config(data, config)
+    device = torch.device(device) if device is not None else default_device()
     from tqdm import tqdm
 
+    with seeded(seed, [device]):  # the weights' initialization: global generators, forked
+        net = ChairGenerator(**cfg).to(device)
+        gen = torch.Generator().manual_seed(seed)
+        batches = _TrainingSet(data, np.flatnonzero(train), cfg["n_styles"], device)
+        opt, sched = _adam_warm_cosine(net, lr, steps)
+        history: list[float] = []
+        running = 0.0
+        net.train()
+        bar = tqdm(total=steps, desc="training the generator", disable=not progress, mininterval=5.0)
+        for step in range(1, steps + 1):
+            code, view, theta, fg, mask = batches.sample(batch_size, theta_prob, gen)
+            loss, _ = generator_loss(net, code, view, theta, fg, mask, mask_weight)
+            if not bool(torch.isfinite(loss.detach())):
+                raise ValueError(f"the training loss is {float(loss)} at step {step}: lower lr")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += float(loss.detach())
+            bar.update(1)
+            if step % log_every == 0 or step == steps:
+                history.append(running / (step % log_every or log_every))
+                running = 0.0
+                bar.set_postfix(loss=f"{history[-1]:.4f}")
+                if callback is not None:
+                    net.eval()
+                    callback(step, net)
+                    net.train()
+        bar.close()
+    return net.eval(), history
+
+
+def _adam_warm_cosine(net: nn.Module, lr: float, steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """Adam with a linear warm-up over the first 5% of ``steps``, then a cosine decay to 0."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))
+    )
+    return opt, sched
+
+
+def _train_mask(data: ChairData, train: np.ndarray | None) -> np.ndarray:
+    """The boolean (N,) training mask (default: all images), checked."""
     train = np.ones(len(data), bool) if train is None else np.asarray(train)
     if train.dtype != bool or train.shape != (len(data),):
         raise ValueError(f"train must be a boolean mask of shape ({len(data)},), got {train.dtype} {train.shape}")
     if not train.any():
         raise ValueError("the training mask selects no image")
+    return train
+
+
+def _generator_config(data: ChairData, config: dict[str, Any] | None) -> dict[str, Any]:
+    """:class:`ChairGenerator` keyword arguments: ``config`` with ``size``, ``n_styles`` (and
+    ``start``, unless given) taken from the data."""
     cfg = dict(config or {})
     cfg["size"], cfg["n_styles"] = data.size, len(data.names)
     if "start" not in cfg:
@@ -517,45 +564,25 @@ def train_generator(
         if data.size % 2**n_up:
             raise ValueError(f"image size {data.size} is not divisible by 2**{n_up}; pass config['start']")
         cfg["start"] = data.size // 2**n_up
-    device = torch.device(device) if device is not None else default_device()
-    torch.manual_seed(seed)
-    net = ChairGenerator(**cfg).to(device)
-    gen = torch.Generator().manual_seed(seed)
-    idx = np.flatnonzero(train)
-    fg_all = torch.from_numpy(data.foreground()[idx]).permute(0, 3, 1, 2).contiguous().to(device)
-    mask_all = torch.from_numpy(data.masks[idx])[:, None].contiguous().to(device)
-    code_all = F.one_hot(torch.from_numpy(data.style[idx]), cfg["n_styles"]).float().to(device)
-    view_all = view_code(data.azimuth[idx], data.elevation[idx]).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    warm = max(1, steps // 20)  # linear warm-up, then cosine decay to 0
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))
-    )
-    history: list[float] = []
-    running = 0.0
-    net.train()
-    bar = tqdm(total=steps, desc="training the generator", disable=not progress, mininterval=5.0)
-    for step in range(1, steps + 1):
-        b = torch.randint(len(idx), (batch_size,), generator=gen).to(device)
-        theta = _sample_theta(batch_size, theta_prob, gen).to(device)
-        fg, mask = transform(fg_all[b], mask_all[b], theta)
-        loss, _ = generator_loss(net, code_all[b], view_all[b], theta, fg, mask, mask_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running += float(loss.detach())
-        bar.update(1)
-        if step % log_every == 0 or step == steps:
-            history.append(running / (step % log_every or log_every))
-            running = 0.0
-            bar.set_postfix(loss=f"{history[-1]:.4f}")
-            if callback is not None:
-                net.eval()
-                callback(step, net)
-                net.train()
-    bar.close()
-    return net.eval(), history
+    return cfg
+
+
+class _TrainingSet:
+    """The training images on ``device`` as tensors, and random transformed batches of them."""
+
+    def __init__(self, data: ChairData, idx: np.ndarray, n_styles: int, device: torch.device) -> None:
+        self.n, self.device = len(idx), device
+        self.fg = torch.from_numpy(data.foreground()[idx]).permute(0, 3, 1, 2).contiguous().to(device)
+        self.mask = torch.from_numpy(data.masks[idx])[:, None].contiguous().to(device)
+        self.code = F.one_hot(torch.from_numpy(data.style[idx]), n_styles).float().to(device)
+        self.view = view_code(data.azimuth[idx], data.elevation[idx]).to(device)
+
+    def sample(self, batch_size: int, theta_prob: float, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
+        """``(code, view, theta, fg, mask)`` of ``batch_size`` random images, transformed by theta."""
+        b = torch.randint(self.n, (batch_size,), generator=gen).to(self.device)
+        theta = _sample_theta(batch_size, theta_prob, gen).to(self.device)
+        fg, mask = transform(self.fg[b], self.mask[b], theta)
+        return self.code[b], self.view[b], theta, fg, mask
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -654,11 +681,11 @@ def load_generator(path: str | Path, sha256: str | None = None, device: str | to
 
 
 def load_chairs_generator(device: str | torch.device = "cpu") -> ChairGenerator:
-    """The generator shipped with the course (checksum verified); see :func:`main`."""
+    """The generator shipped with the course (checksum verified); made by ``tools/train_chairs_generator.py``."""
     path = chairs_generator_path()
     if not path.is_file():
         raise WeightsError(
-            f"{path} is missing: it ships with the course; regenerate it with `python -m lecture_utils.upconv` "
+            f"{path} is missing: it ships with the course; regenerate it with `python tools/train_chairs_generator.py` "
             "(see data/README.md)"
         )
     return load_generator(path, sha256=CHAIRS_GENERATOR_SHA256, device=device)
@@ -668,46 +695,4 @@ def load_chairs_generator(device: str | torch.device = "cpu") -> ChairGenerator:
 # the training script
 
 FULL_SETTINGS: dict[str, Any] = {"steps": 2000, "batch_size": 48, "lr": 4e-3, "theta_prob": 0.1, "seed": 0}
-"""Settings of the shipped weights (``python -m lecture_utils.upconv``)."""
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Train the shipped generator: all 12 styles, 36 azimuths x 3 elevations at 48x48, the views of
-    :data:`HOLDOUT_STYLES` thinned to every 40 degrees; writes ``data/weights/chairs_generator.pt``
-    (or ``--out``) and prints its sha256 and size."""
-    parser = argparse.ArgumentParser(prog="python -m lecture_utils.upconv", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=chairs_generator_path())
-    parser.add_argument("--steps", type=int, default=FULL_SETTINGS["steps"])
-    parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (1: reproducible and polite)")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    settings = dict(FULL_SETTINGS, steps=args.steps)
-    t0 = time.time()
-    data = make_dataset()
-    train = ~holdout_mask(data, HOLDOUT_STYLES, HOLDOUT_KEEP_EVERY)
-    print(f"rendered {len(data)} images in {time.time() - t0:.0f} s; {train.sum()} for training")
-    net, history = train_generator(data, train, device=args.device, **settings)
-    elapsed = time.time() - t0
-    held = ~train
-    scores = evaluate_views(net.cpu(), data, held, train)
-    meta = {
-        "settings": settings,
-        "history": [round(h, 6) for h in history],
-        "log_every": 10,
-        "holdout_styles": list(HOLDOUT_STYLES),
-        "holdout_keep_every": HOLDOUT_KEEP_EVERY,
-        "heldout_mse": float(scores["generator"].mean()),
-        "heldout_iou": float(scores["mask IoU"].mean()),
-        "torch": str(torch.__version__),
-    }
-    digest = save_generator(net, args.out, meta)
-    size = args.out.stat().st_size
-    print(f"held-out views: generator MSE {meta['heldout_mse']:.4f}, mask IoU {meta['heldout_iou']:.3f}")
-    for k, v in scores.items():
-        print(f"  {k}: {np.nanmean(v):.4f}")
-    print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {elapsed:.0f} s\nsha256 {digest}")
-
-
-if __name__ == "__main__":
-    main()
+"""Settings of the shipped weights (``python tools/train_chairs_generator.py``)."""

@@ -215,10 +215,12 @@ def test_activation_plots():
     assert small.shape == (1 * 11 + 1, 2 * 11 + 1)  # 2 tiles of 10 x 10 in one row
     figs = [
         plot.activation_mosaic(maps),
-        plot.activation_layers(np.zeros((8, 8, 3)), {"a": maps, "b": torch.rand(3, 2, 2)}),
+        plot.activation_layers(np.zeros((8, 8, 3)), {"a": maps, "b": torch.rand(3, 2, 2)}, allow_blank=True),
         plot.sparsity_plot({"x": {"relu1_1": 0.2, "relu5_4": 0.9}}),
-        plot.patch_rows({"unit": ([np.zeros((4, 4, 3))] * 2, [3.0, 2.0])}, suptitle="t"),
-        plot.unit_view(np.zeros((16, 16, 3)), np.random.rand(4, 4), [np.zeros((4, 4, 3))] * 4, [4, 3, 2, 1]),
+        plot.patch_rows({"unit": ([np.zeros((4, 4, 3))] * 2, [3.0, 2.0])}, suptitle="t", allow_blank=True),
+        plot.unit_view(
+            np.zeros((16, 16, 3)), np.random.rand(4, 4), [np.zeros((4, 4, 3))] * 4, [4, 3, 2, 1], allow_blank=True
+        ),
     ]
     assert all(isinstance(f, plt.Figure) for f in figs)
     plt.close("all")

@@ -130,16 +130,16 @@ def test_dictionary_figures():
     d = semantic_dictionary(identity_net(), known_image(), "feat")
     icons = {c: np.full((4, 4, 3), c / 3) for c in range(3)}
     img = np.zeros((8, 8, 3))
-    fig = plot.semantic_grid(img, d.channels, icons, d.strength())
+    fig = plot.semantic_grid(img, d.channels, icons, d.strength(), allow_blank={"image"})
     assert len(fig.axes) == 2
     entries = [dict(position=(0, 0), top=d.top(0, 0, 2), icons=[icons[1], icons[0]])]
-    fig2 = plot.dictionary_entries(img, d.shape, entries)
+    fig2 = plot.dictionary_entries(img, d.shape, entries, allow_blank=True)
     assert len(fig2.axes) == 1 + 2 * 2
-    fig3 = plot.attribution_rows({"a": {"image": img, "map": torch.rand(2, 2)}})
+    fig3 = plot.attribution_rows({"a": {"image": img, "map": torch.rand(2, 2)}}, allow_blank={"a/image"})
     assert fig3.axes[1].images[0].get_array().shape == (8, 8)
     for f in (fig, fig2, fig3):
         plt.close(f)
-    small = plot.compact(plot.semantic_grid(img, d.channels, icons, d.strength()))
+    small = plot.compact(plot.semantic_grid(img, d.channels, icons, d.strength(), allow_blank=True))
     assert small.format == "jpeg" and small.data[:2] == b"\xff\xd8" and len(small.data) < 100_000
     assert plt.get_fignums() == [], "compact closes the figure"
     with pytest.raises(TypeError, match="Figure"):

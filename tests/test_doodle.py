@@ -87,9 +87,11 @@ def test_draw_doodle_layout():
     assert (d[-2:] == 2).all()  # the shore strip
     assert d[5, 10] == 2  # the hill rises above the horizon on the left...
     assert d[10, 35] == 1  # ...while the right is sea
-    for kwargs in ({"horizon": 1.5}, {"hill_x": -0.1}, {"labels": (0, 1)}, {"shore": "low"}):
+    for kwargs in ({"horizon": 1.5}, {"hill_x": -0.1}, {"labels": (0, 1)}):
         with pytest.raises(ValueError):
             doodle.draw_doodle((20, 20), **kwargs)
+    with pytest.raises(TypeError, match="shore"):  # a wrong type (the error policy: TypeError)
+        doodle.draw_doodle((20, 20), shore="low")
 
 
 def _three_bands(colors):
@@ -227,7 +229,6 @@ def test_methods_leave_vgg_clean(vgg, painting, method, layer):
         ({"target_segments": "tiny"}, "at least 8x8"),
         ({"steps": 0}, "steps"),
         ({"tv": -1.0}, "tv"),
-        ({"masked": "yes"}, "masked"),
         ({"init": "wrong"}, "init must be"),
     ],
 )
@@ -254,6 +255,10 @@ def test_bad_inputs_raise_and_leave_vgg_clean(vgg, painting, change, match):
 
 def test_other_functions_reject_bad_inputs(vgg, effnet, painting):
     style, seg, target = painting
+    # masked="yes" is a wrong type (the error policy: TypeError)
+    assert_raises_and_leaves_clean(
+        vgg, lambda: doodle.neural_doodle(vgg, style, seg, target, layers=LAYERS, masked="yes"), TypeError, "masked"
+    )
     with pytest.raises(TypeError, match="ZooModel"):
         doodle.neural_doodle(vgg.net, style, seg, target)
     assert_raises_and_leaves_clean(

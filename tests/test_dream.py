@@ -55,20 +55,20 @@ def test_octave_sizes_known_answers(size, octaves, scale, expected):
 
 
 @pytest.mark.parametrize(
-    "octaves, scale, match",
+    "octaves, scale, exc, match",
     [
-        (0, 1.4, "octaves"),
-        (2.5, 1.4, "octaves"),
-        (True, 1.4, "octaves"),
-        (3, 1.0, "octave_scale"),
-        (3, 0.5, "octave_scale"),
-        (3, -2, "octave_scale"),
-        (3, "big", "octave_scale"),
-        (4, 2.0, "smallest octave"),  # 64 / 8 = 8 px
+        (0, 1.4, ValueError, "octaves"),
+        (2.5, 1.4, TypeError, "octaves"),  # wrong type: TypeError (lecture_utils.checks policy)
+        (True, 1.4, TypeError, "octaves"),
+        (3, 1.0, ValueError, "octave_scale"),
+        (3, 0.5, ValueError, "octave_scale"),
+        (3, -2, ValueError, "octave_scale"),
+        (3, "big", TypeError, "octave_scale"),
+        (4, 2.0, ValueError, "smallest octave"),  # 64 / 8 = 8 px
     ],
 )
-def test_octave_sizes_bad_parameters(octaves, scale, match):
-    with pytest.raises(ValueError, match=match):
+def test_octave_sizes_bad_parameters(octaves, scale, exc, match):
+    with pytest.raises(exc, match=match):
         D.octave_sizes((64, 64), octaves, scale)
 
 

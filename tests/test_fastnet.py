@@ -284,10 +284,12 @@ def test_command_line(tmp_path, vgg, monkeypatch):
 
     monkeypatch.setattr(models, "load_model", lambda name, device=None: vgg)
     out = tmp_path / "s.pt"
-    fastnet.main(["--style", "munch_the_scream", "--out", str(out), "--steps", "2", "--size", "32",
+    from tools import train_fastnet  # the trainers' command line lives outside the package
+
+    train_fastnet.main(["--style", "munch_the_scream", "--out", str(out), "--steps", "2", "--size", "32",
                   "--batch", "1", "--width", "2", "4", "4", "--device", "cpu"])  # fmt: skip
     net = fastnet.load_net(out)
     assert net.config["train"]["style"] == "munch_the_scream" and len(net.config["history"]["step"]) == 2
-    fastnet.main(["--texture", "munch_the_scream", "--out", str(tmp_path / "t.pt"), "--steps", "1",
+    train_fastnet.main(["--texture", "munch_the_scream", "--out", str(tmp_path / "t.pt"), "--steps", "1",
                   "--size", "32", "--batch", "1", "--device", "cpu"])  # fmt: skip
     assert isinstance(fastnet.load_net(tmp_path / "t.pt"), fastnet.TextureNet)

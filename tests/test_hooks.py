@@ -104,3 +104,73 @@ def test_get_layer_accepts_modules_of_the_model_only(tiny_cnn):
         get_layer(tiny_cnn, torch.nn.Conv2d(1, 1, 1))
     with pytest.raises(TypeError, match="layer must be"):
         get_layer(tiny_cnn, 3)
+
+
+def _deeper_cnn() -> torch.nn.Module:
+    """A small CNN with several ReLUs, so that a swapped backward rule changes the gradient."""
+    torch.manual_seed(1)
+    layers = [torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(inplace=True)]
+    layers += [torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU6(inplace=True)]
+    layers += [torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 5)]
+    return torch.nn.Sequential(*layers).eval()
+
+
+def _two_threads(net, x, iterations):
+    """saliency in one thread and guided backprop in another, on the same model, many times.
+    Returns the results of each thread and any exception raised."""
+    import threading
+
+    from lecture_utils.attribution import saliency
+    from lecture_utils.backprop import guided_backprop
+
+    results = {"saliency": [], "guided": [], "errors": []}
+    start = threading.Barrier(2)
+
+    def run(name, fn):
+        try:
+            start.wait()
+            for _ in range(iterations):
+                results[name].append(fn())
+        except Exception as e:  # noqa: BLE001 -- reported by the test
+            results["errors"].append(e)
+
+    threads = [
+        threading.Thread(target=run, args=("saliency", lambda: saliency(net, x, 2))),
+        threading.Thread(target=run, args=("guided", lambda: guided_backprop(net, x, 2))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
+    return results
+
+
+def test_two_threads_on_one_model_get_single_thread_results_and_leave_it_clean():
+    # Without the per-model lock the threads save each other's frozen requires_grad flags as the
+    # "original" ones (the model ends up frozen for good) and one thread's forward runs with the
+    # other's ReLU rule (saliency with guided gradients, or the reverse).
+    from lecture_utils.attribution import saliency
+    from lecture_utils.backprop import guided_backprop
+
+    net = _deeper_cnn()
+    x = torch.randn(1, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    before = model_state(net)
+    want_saliency, want_guided = saliency(net, x, 2), guided_backprop(net, x, 2)
+    assert not torch.allclose(want_saliency, guided_backprop(net, x, 2).abs().amax(dim=1)[0])  # rules differ
+    results = _two_threads(net, x, iterations=150)
+    assert not results["errors"], results["errors"][:1]
+    assert all(torch.equal(r, want_saliency) for r in results["saliency"])
+    assert all(torch.equal(r, want_guided) for r in results["guided"])
+    assert model_state(net) == before
+    assert all(p.requires_grad for p in net.parameters()) and all(p.grad is None for p in net.parameters())
+
+
+def test_model_lock_is_per_network_and_reentrant(tiny_cnn):
+    from lecture_utils.hooks import model_lock
+
+    other = torch.nn.Linear(2, 2)
+    assert model_lock(tiny_cnn) is model_lock(tiny_cnn) and model_lock(tiny_cnn) is not model_lock(other)
+    with preserved_state(tiny_cnn), preserved_state(tiny_cnn):  # nested in one thread: no deadlock
+        assert not any(p.requires_grad for p in tiny_cnn.parameters())
+    assert all(p.requires_grad for p in tiny_cnn.parameters())

@@ -98,7 +98,7 @@ def test_localization_by_hand():
     "call, exc, match",
     [
         (lambda: icnn.positive_templates(0), ValueError, "n must be"),
-        (lambda: icnn.positive_templates(2.5), ValueError, "n must be"),
+        (lambda: icnn.positive_templates(2.5), TypeError, "n must be"),  # wrong type (checks policy)
         (lambda: icnn.positive_templates(3, beta=0), ValueError, "beta"),
         (lambda: icnn.negative_template(3, tau=-1), ValueError, "tau"),
         (lambda: icnn.template_mask(torch.zeros(2, 3, 4)), ValueError, "shape"),

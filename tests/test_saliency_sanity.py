@@ -285,7 +285,7 @@ def test_bad_input_to_smoothgrad_leaves_model_clean(effnet, chelsea, f):
     check(lambda: f(effnet, x[0], 285), ValueError, "shape")
     check(lambda: f(effnet, x.to(torch.int64), 285), ValueError, "float")
     check(lambda: f(effnet, x, 285, noise=-0.1), ValueError, "noise")
-    check(lambda: f(effnet, x, 285, noise="high"), ValueError, "noise")
+    check(lambda: f(effnet, x, 285, noise="high"), TypeError, "noise")
     check(lambda: f(effnet, x, 285, n_samples=0), ValueError, "n_samples")
     check(lambda: f(effnet, x, 285, batch_size=0), ValueError, "batch_size")
 

@@ -1,4 +1,5 @@
-"""The static HTML edition: the index links every notebook, in lecture order, and each page renders."""
+"""The static HTML edition (tools/build_site.py): the index links every notebook, in lecture order, and each page
+renders."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 import pytest
 
-from lecture_utils import site
+from tools import build_site as site
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +39,12 @@ def test_titles_come_from_the_title_cell():
     assert site.notebook_title(nb) == ("03 · CAM", "«Карты активации классов»")
     with pytest.raises(FileNotFoundError, match="NN_"):
         site.notebook_files("/nonexistent")
+
+
+def test_site_is_tooling_outside_the_package():
+    """A student imports lecture_utils; the site builder is not part of it (`make site` runs tools/build_site.py)."""
+    import importlib.util
+
+    assert importlib.util.find_spec("lecture_utils.site") is None
+    makefile = (site.ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "tools/build_site.py build/site" in makefile

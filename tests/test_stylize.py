@@ -199,7 +199,6 @@ def test_batch_leaves_vgg_clean(vgg, images, content_layer, style_layers):
     [
         ({"style_layers": ["relu9_1"]}, "relu9_1"),
         ({"style_layers": [["relu1_1"], ["relu1_1", "nope"]]}, "nope"),
-        ({"style_layers": "relu1_1"}, "not a string"),
         ({"content_layer": "conv9"}, "conv9"),
         ({"alpha": [1.0, 2.0], "beta": [1.0, 2.0, 3.0]}, "one length"),
         ({"alpha": [1.0, 2.0], "style_layers": [["relu1_1"]] * 3}, "one length"),
@@ -228,6 +227,13 @@ def test_batch_rejects_bad_images_and_models(vgg, images):
     )
     with pytest.raises(TypeError, match="ZooModel"):
         stylize.style_transfer_batch(vgg.net, content, starry)
+    # a string where a list of names is expected is a wrong type (the error policy: TypeError)
+    assert_raises_and_leaves_clean(
+        vgg,
+        lambda: stylize.style_transfer_batch(vgg, content, starry, style_layers="relu1_1"),
+        TypeError,
+        "not a string",
+    )
 
 
 # ----------------------------------------------------------------------------- figures

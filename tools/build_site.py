@@ -1,6 +1,6 @@
 """The static HTML edition of the course: every notebook with its stored outputs, readable without a kernel.
 
-``python -m lecture_utils.site [OUT]`` (``make site``) renders ``notebooks/NN_*.ipynb`` with nbconvert
+``python tools/build_site.py [OUT]`` (``make site``) renders ``notebooks/NN_*.ipynb`` with nbconvert
 (JupyterLab's look, figures embedded) into ``OUT`` (default ``build/site``) plus an ``index.html`` in
 lecture order. Nothing is executed: the pages show the outputs stored from the full runs. Interactive
 widgets need a running kernel; their cells say so on the page.
