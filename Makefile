@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export MPLBACKEND := Agg
 
-.PHONY: lab test env lint format notebooks bench site homework browser-deps clean-env
+.PHONY: lab test env lint format notebooks bench site slides slides-check homework browser-deps clean-env
 
 env: $(STAMP)
 
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,site,slides]"
 	touch $(STAMP)
 
 lab: $(STAMP)
@@ -38,9 +38,21 @@ browser-deps:
 test: lint browser-deps
 	LECTURE_QUICK=1 $(PY) -m pytest -q
 
-# The static HTML edition (stored outputs, no kernel needed): build/site/index.html
+# The static edition, a Jupyter Book (stored outputs, no kernel needed, nothing loaded from the internet):
+# build/site/index.html; the book's generated sources go to build/site_src
 site: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[site]"
 	$(PY) tools/build_site.py build/site
+
+# Present one notebook as RISE slides (1280x720) in the browser: make slides NB=notebooks/03_cam.ipynb
+slides: NB = notebooks/00_why_and_what.ipynb
+slides: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[slides]"
+	$(PY) tools/slides.py present $(NB)
+
+# Slide metadata present, and the slides that would not fit 1280x720 (estimated heights) listed
+slides-check: $(STAMP)
+	$(PY) tools/slides.py check notebooks/*.ipynb
 
 # Student versions of the notebooks (build/student/notebooks), the checks' expected values (data/homework),
 # then every check run against its solution and its stub: a table (also in build/student/solutions_check.md)
@@ -52,6 +64,8 @@ NB ?= notebooks/*.ipynb
 notebooks: $(STAMP)
 	for nb in $(NB); do LECTURE_QUICK=0 $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.timeout=1800 "$$nb" || exit 1; done
+	$(PY) tools/compact_figures.py $(NB)
+	$(PY) tools/slides.py apply $(NB)
 
 # Peer libraries (optional extra `bench`), then the benchmarks; results go to benchmarks/RESULTS.md.
 # BENCH_ARGS=--quick for a short development run; DEVICE=cuda on a GPU machine.

@@ -48,19 +48,39 @@ dtype (float32), so results come back in float32.
 - the layer of a *unit* or channel (with ``channel``): ``guided_backprop`` / ``deconvnet_backprop`` /
   ``backprop_gradient`` (the unit is the channel's maximum over space, its value for a vector
   output such as the classifier), ``occlusion_sweep`` (the channel's sum over space),
-  ``deconvnet``, ``activations``, ``optimize`` objectives (see each);
-- a layer to *record* or *invert*: ``hooks.record`` / ``run_until``, ``inversion``, ``style`` losses.
+  ``deconvnet_projection`` (one activation of the channel, its strongest by default),
+  ``activations.top_patches`` (the channel's maximum per crop), ``optimize`` objectives
+  (``channel``: its mean, ``neuron``: one position), ``dream`` (the whole layer's ``mean(a^2)``,
+  or one channel's mean);
+- a layer to *record*, *embed* or *invert*: ``hooks.record`` / ``run_until``,
+  ``activations.feature_maps`` / ``pool_maxima`` (``layers``: several), ``features.embed`` /
+  ``layer_means`` / ``neighbours.module_embed`` (the spatial mean of its output per image),
+  ``dictionary.semantic_dictionary`` (its activation vectors), ``inversion.invert`` (the code to
+  match);
+- the layers of a *loss* on VGG19 features: ``content_layer`` compares the features themselves,
+  ``style_layers`` / ``layers`` their Gram matrices (``style``, ``stylize``, ``texture`` -- there
+  also another ``statistic`` --, ``doodle``, ``fastnet``, ``losses.PerceptualLoss``);
+  ``superres.FeatureLoss``'s ``layer`` the features compared.
+
+No ``layer`` at all: ``saliency`` / ``input_gradient`` / ``smooth_grad``, ``occlusion``,
+``fullgrad`` (every layer's biases) and ``integrated_gradients`` work on the input and the logits.
 
 **Batch axis.** A map keeps the batch axis when the input is a batch of N > 1 images *or* the
 targets are given per image (a list, tuple or 1-D tensor); one image with one target gives the map
 without it, (h, w) (:func:`lecture_utils.targets.batched_output`). Gradients with respect to the
 input (``input_gradient``, ``smooth_grad``, the ReLU rules, IG, Guided Grad-CAM) always keep it:
-(N, 3, H, W), like the input.
+(N, 3, H, W), like the input. Functions of one image (1, 3, H, W) say what they return:
+``deconvnet_projection`` keeps the axis, (1, 3, H, W); ``feature_maps`` drops it, {layer: (C, h, w)}.
 
 **Device.** Maps and gradients come back on the model's device (``occlusion`` too). Small
 summaries -- ``OcclusionSweep``, ``IGPath``, ``path_scores``, ``pixel_perturbation``,
-``deletion_curve`` -- are CPU tensors; what is meant for plotting directly (``deprocess``,
-``render``) is NumPy.
+``deletion_curve`` -- and recorded activations (``feature_maps``, ``pool_maxima``,
+``layer_means``, ``SemanticDictionary``) are CPU tensors; embeddings (``features.embed``,
+``neighbours.module_embed``) and what is meant for plotting directly (``deprocess``, ``render``,
+``deepdream``) are NumPy. Training functions return the network on their ``device`` (default
+CUDA when present; ``smallcnn.train`` trains the net where it is); the zoo's ``load_model`` loads to
+``device`` (default CUDA when present), the course's own weight loaders (``load_fashion_cnn``,
+``load_stylizer``, ``load_sr``, ...) to ``device`` (default CPU).
 
 **Random numbers.** A function that draws random numbers takes ``seed`` (SmoothGrad's noise,
 the randomization cascade, ``random_map``, ``crop_pool``) and draws from a private generator: the

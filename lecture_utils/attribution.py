@@ -9,6 +9,9 @@ one per image (see :mod:`lecture_utils.targets`): one forward and one backward p
 
 from __future__ import annotations
 
+import functools
+from typing import Any, Callable
+
 import torch
 from torch import nn
 
@@ -36,14 +39,32 @@ def input_gradient(model: nn.Module | ZooModel, image: torch.Tensor, target: Tar
     return grad
 
 
-def saliency(model: nn.Module | ZooModel, image: torch.Tensor, target: Targets) -> torch.Tensor:
+def _as_saliency(gradient_method: Callable[..., torch.Tensor], name: str, doc: str) -> Callable[..., torch.Tensor]:
+    """The saliency map of a gradient method, ``max_c |gradient_c|`` over the colour channels, as a
+    function with the gradient method's arguments (and signature); one image with one target drops
+    the batch axis (:func:`lecture_utils.targets.batched_output`)."""
+
+    @functools.wraps(gradient_method)
+    def method(
+        model: nn.Module | ZooModel, image: torch.Tensor, target: Targets, *args: Any, **kwargs: Any
+    ) -> torch.Tensor:
+        m = gradient_method(model, image, target, *args, **kwargs).abs().amax(dim=1)
+        return m if batched_output(image, target) else m[0]
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
+
+
+saliency = _as_saliency(
+    input_gradient,
+    "saliency",
     """Simonyan et al.'s image-specific class saliency: ``max_c |d S_target / d I_c|``.
 
     Inputs as :func:`input_gradient`. Returns: map (H, W), non-negative; (N, H, W) for a batch
     or per-image targets.
-    """
-    m = input_gradient(model, image, target).abs().amax(dim=1)
-    return m if batched_output(image, target) else m[0]
+    """,
+)
 
 
 def smooth_grad(
@@ -93,21 +114,14 @@ def smooth_grad(
     return torch.cat(out)
 
 
-def smooth_saliency(
-    model: nn.Module | ZooModel,
-    image: torch.Tensor,
-    target: Targets,
-    noise: float = 0.15,
-    n_samples: int = 25,
-    batch_size: int = 8,
-    seed: int = 0,
-) -> torch.Tensor:
+smooth_saliency = _as_saliency(
+    smooth_grad,
+    "smooth_saliency",
     """SmoothGrad shown as a saliency map: ``max_c |smooth_grad_c|``. Inputs as :func:`smooth_grad`.
 
     Returns: map (H, W), non-negative; (N, H, W) for a batch or per-image targets.
-    """
-    m = smooth_grad(model, image, target, noise, n_samples, batch_size, seed).abs().amax(dim=1)
-    return m if batched_output(image, target) else m[0]
+    """,
+)
 
 
 __all__ += ["smooth_grad", "smooth_saliency"]

@@ -35,9 +35,10 @@ with the same filters (see :mod:`lecture_utils.deconvnet`, which writes this out
 
 from __future__ import annotations
 
+import inspect
 import math
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -232,39 +233,44 @@ def input_gradient_with_rule(
     return grad
 
 
-def backprop_gradient(
-    model: nn.Module | ZooModel,
-    image: torch.Tensor,
-    target: Targets | None,
-    layer: str | None = None,
-    channel: int | None = None,
-) -> torch.Tensor:
-    """Plain gradient (the saliency of Simonyan et al.). Same inputs/returns as :func:`guided_backprop`."""
-    return input_gradient_with_rule(model, image, target, "backprop", layer=layer, channel=channel)
+def _rule_method(rule: str, name: str, doc: str) -> Callable[..., torch.Tensor]:
+    """One public function per rule of :data:`RULES`: :func:`input_gradient_with_rule` with ``rule`` fixed.
+
+    Its signature is that of :func:`input_gradient_with_rule` without ``rule``: ``(model, image,
+    target, layer=None, channel=None)``; ``layer`` and ``channel`` may be passed by position.
+    """
+    full = inspect.signature(input_gradient_with_rule)
+
+    def method(
+        model: nn.Module | ZooModel, image: torch.Tensor, target: Targets | None, *args: Any, **kw: Any
+    ) -> torch.Tensor:
+        return input_gradient_with_rule(model, image, target, rule, *args, **kw)
+
+    method.__signature__ = full.replace(parameters=[p for n, p in full.parameters.items() if n != "rule"])
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method
 
 
-def deconvnet_backprop(
-    model: nn.Module | ZooModel,
-    image: torch.Tensor,
-    target: Targets | None,
-    layer: str | None = None,
-    channel: int | None = None,
-) -> torch.Tensor:
+backprop_gradient = _rule_method(
+    "backprop",
+    "backprop_gradient",
+    """Plain gradient (the saliency of Simonyan et al.). Same inputs/returns as :func:`guided_backprop`.""",
+)
+
+deconvnet_backprop = _rule_method(
+    "deconvnet",
+    "deconvnet_backprop",
     """Zeiler & Fergus's deconvnet as a backward rule: ``relu`` of the signal at every ReLU.
 
     On VGG19 this equals the explicit deconvnet of :func:`lecture_utils.deconvnet.deconvnet_projection`
     (up to the unit's activation as a factor). Same inputs/returns as :func:`guided_backprop`.
-    """
-    return input_gradient_with_rule(model, image, target, "deconvnet", layer=layer, channel=channel)
+    """,
+)
 
-
-def guided_backprop(
-    model: nn.Module | ZooModel,
-    image: torch.Tensor,
-    target: Targets | None,
-    layer: str | None = None,
-    channel: int | None = None,
-) -> torch.Tensor:
+guided_backprop = _rule_method(
+    "guided",
+    "guided_backprop",
     """Guided backpropagation (Springenberg et al. 2014).
 
     Inputs: ``image`` (N, 3, H, W) preprocessed; ``target`` a class index or name (via
@@ -272,8 +278,8 @@ def guided_backprop(
     then the gradient is that of the channel's activation (max over space of ``layer``'s output
     channel).
     Returns: (N, 3, H, W) gradient w.r.t. the preprocessed input with the guided ReLU rule.
-    """
-    return input_gradient_with_rule(model, image, target, "guided", layer=layer, channel=channel)
+    """,
+)
 
 
 def rgb_gradient(model: nn.Module | ZooModel, grad: torch.Tensor) -> torch.Tensor:

@@ -55,7 +55,7 @@ from .checks import (
     seeded,
 )
 from .losses import PerceptualLoss, _check_vgg19, _vgg_index
-from .models import WeightsError, ZooModel, load_checked, sha256_of
+from .models import WeightsError, ZooModel, load_checked, sha256_of, shipped_file
 
 __all__ = [
     "CONTENT_LAYER",
@@ -768,12 +768,8 @@ def _load_committed(name: str, table: dict[str, str], prefix: str, what: str, de
         close = difflib.get_close_matches(str(name), list(table), n=3, cutoff=0.3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ValueError(f"no committed {what} for {name!r}. Available: {', '.join(table) or 'none'}.{hint}")
-    path = _weights_dir() / f"{prefix}_{name}.pt"
-    if not path.is_file():
-        raise WeightsError(
-            f"{path} is missing: it ships with the course (data/weights/); restore it from the repository or "
-            f"retrain it with the command in data/README.md"
-        )
+    how = " (data/weights/); restore it from the repository or retrain it with the command in data/README.md"
+    path = shipped_file(_weights_dir() / f"{prefix}_{name}.pt", how)
     return load_net(path, sha256=table[name], device=device)
 
 

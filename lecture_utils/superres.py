@@ -53,6 +53,7 @@ from .checks import check_choice, check_finite, check_int, check_non_negative, c
 from .datasets import data_dir
 from .losses import PerceptualLoss
 from .models import WeightsError, ZooModel, default_device, load_checked, sha256_of
+from .optimize import separable_gaussian
 
 __all__ = [
     "SCALE",
@@ -173,13 +174,7 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     r = max(1, math.ceil(3 * sigma))
     if min(x.shape[-2:]) <= r:
         raise ValueError(f"image {tuple(x.shape[-2:])} too small for a blur of sigma {sigma} (needs sides > {r})")
-    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-(t**2) / (2 * sigma**2))
-    k = k / k.sum()
-    c = x.shape[1]
-    y = F.pad(x, (r, r, r, r), mode="reflect")
-    y = F.conv2d(y, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-    return F.conv2d(y, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return separable_gaussian(x, sigma, r)
 
 
 def degrade(hr: torch.Tensor, scale: int = SCALE, sigma: float = 1.0) -> torch.Tensor:

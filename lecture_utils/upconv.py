@@ -45,7 +45,7 @@ from torch import nn
 from .chairs import BACKGROUND, ChairData
 from .checks import check_finite, check_int, check_number, check_positive, device_of, seeded
 from .datasets import data_dir
-from .models import WeightsError, default_device, load_checked, sha256_of
+from .models import default_device, load_saved, sha256_of, shipped_file
 
 __all__ = [
     "THETA_NAMES",
@@ -673,21 +673,15 @@ def load_generator(path: str | Path, sha256: str | None = None, device: str | to
     """Load a generator saved by :func:`save_generator` (``weights_only=True``), in eval mode;
     its training metadata is in ``net.meta``. ``sha256``: when given, the file's checksum must match,
     else :class:`~lecture_utils.models.WeightsError`."""
-    blob = load_checked(path, sha256)
-    net = ChairGenerator(**blob["config"])
-    net.load_state_dict(blob["state_dict"])
+    net, blob = load_saved(ChairGenerator, path, sha256, device)
     net.meta = blob.get("meta", {})
-    return net.to(device).eval()
+    return net
 
 
 def load_chairs_generator(device: str | torch.device = "cpu") -> ChairGenerator:
     """The generator shipped with the course (checksum verified); made by ``tools/train_chairs_generator.py``."""
-    path = chairs_generator_path()
-    if not path.is_file():
-        raise WeightsError(
-            f"{path} is missing: it ships with the course; regenerate it with `python tools/train_chairs_generator.py` "
-            "(see data/README.md)"
-        )
+    how = "; regenerate it with `python tools/train_chairs_generator.py` (see data/README.md)"
+    path = shipped_file(chairs_generator_path(), how)
     return load_generator(path, sha256=CHAIRS_GENERATOR_SHA256, device=device)
 
 

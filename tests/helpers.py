@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -24,3 +30,31 @@ def assert_raises_and_leaves_clean(model: Any, call: Callable[[], Any], exc: typ
     with pytest.raises(exc, match=match):
         call()
     assert model_state(model) == before
+
+
+@contextlib.contextmanager
+def jupyter_server(cmd: list[str], work: Path, env: dict, token: str, what: str) -> Iterator[str]:
+    """Start a Jupyter server (``cmd``, run in ``work`` with ``env``; its log in ``work/server.log``), wait
+    until ``/api/status`` answers (60 s at most), yield its base URL, and stop it afterwards."""
+    port = next(a for a in cmd if a.startswith("--port=")).split("=", 1)[1]
+    base = f"http://127.0.0.1:{port}"
+    with open(work / "server.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        pytest.fail(f"{what} exited: {(work / 'server.log').read_text()[-2000:]}")
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"{what} did not answer within 60 s")
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -236,3 +236,43 @@ def test_rule_switch_is_read_at_backward_time(tiny_cnn):
             (g,) = torch.autograd.grad(score, x, retain_graph=True)
             assert torch.equal(g, expected[rule]), rule
     assert not torch.equal(expected["guided"], expected["backprop"])
+
+
+def test_rule_functions_keep_their_names_signatures_and_docs():
+    """The three rule functions are made by one factory: each still reads like a plain function."""
+    import inspect
+
+    from lecture_utils import attribution, backprop
+
+    for fn, rule in [
+        (backprop.backprop_gradient, "backprop"),
+        (backprop.deconvnet_backprop, "deconvnet"),
+        (backprop.guided_backprop, "guided"),
+    ]:
+        assert fn.__name__ in backprop.__all__ and fn.__doc__ and fn.__module__ == "lecture_utils.backprop"
+        params = inspect.signature(fn).parameters
+        assert list(params) == ["model", "image", "target", "layer", "channel"], rule
+        assert params["layer"].default is None and params["channel"].default is None
+    # the saliency maps likewise take their gradient method's arguments
+    assert inspect.signature(attribution.saliency) == inspect.signature(attribution.input_gradient)
+    assert inspect.signature(attribution.smooth_saliency) == inspect.signature(attribution.smooth_grad)
+    assert (
+        attribution.smooth_saliency.__name__ == "smooth_saliency"
+        and "SmoothGrad" in attribution.smooth_saliency.__doc__
+    )
+
+
+def test_rule_functions_are_input_gradient_with_rule(effnet, chelsea_img):
+    from lecture_utils import backprop
+
+    x = effnet.preprocess(chelsea_img, size=64)
+    for fn, rule in [
+        (backprop.backprop_gradient, "backprop"),
+        (backprop.deconvnet_backprop, "deconvnet"),
+        (backprop.guided_backprop, "guided"),
+    ]:
+        assert torch.equal(fn(effnet, x, 281), backprop.input_gradient_with_rule(effnet, x, 281, rule))
+        assert torch.equal(
+            fn(effnet, x, None, "blocks.3", 5),
+            backprop.input_gradient_with_rule(effnet, x, None, rule, layer="blocks.3", channel=5),
+        )

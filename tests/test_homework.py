@@ -107,7 +107,8 @@ def test_nbgrader_problems_are_found():
 def test_solutions_pass_their_checks(name, capsys):
     result = homework.check(name, _solution(name))
     assert result.passed and result.status == "passed"
-    assert "passed 3/3" in capsys.readouterr().out
+    cases = EXERCISES[name].cases
+    assert f"passed {cases}/{cases}" in capsys.readouterr().out
     assert result.seconds < EXERCISES[name].time_limit
 
 
@@ -118,12 +119,15 @@ def test_expected_values_are_up_to_date(student):
     stored = torch.load(homework.EXPECTED, weights_only=True)
     assert set(fresh) == set(stored) == set(EXERCISES)
     for name in EXERCISES:
-        assert len(fresh[name]) == len(stored[name]) == EXERCISES[name].cases
+        ex = EXERCISES[name]
+        assert len(fresh[name]) == len(stored[name]) == ex.cases
         for a, b in zip(fresh[name], stored[name]):
-            for k in a["inputs"]:
-                assert torch.equal(a["inputs"][k], b["inputs"][k]), (name, k)
-            for x, y in zip(a["output"], b["output"]):
-                assert torch.allclose(x.double(), y.double(), rtol=1e-6, atol=1e-7), name
+            for k in a["inputs"]:  # inputs computed by a real network (feature maps) may differ in round-off
+                x, y = a["inputs"][k], b["inputs"][k]
+                same = torch.allclose(x, y, rtol=1e-5, atol=1e-6) if x.is_floating_point() else torch.equal(x, y)
+                assert same, (name, k)
+            for x, y in zip(a["output"], b["output"]):  # within the check's own tolerance (thread round-off)
+                assert torch.allclose(x.double(), y.double(), rtol=ex.rtol, atol=ex.atol), name
 
 
 # the solutions agree with independent references: the package's own implementations or torch

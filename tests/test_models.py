@@ -139,3 +139,35 @@ def test_load_checked(tmp_path):
     torch.save({"f": np.dtype("float32")}, tmp_path / "code.pt")  # a pickled object: refused by weights_only
     with pytest.raises(Exception, match="[Ww]eights only"):
         load_checked(tmp_path / "code.pt")
+
+
+def test_load_saved_round_trip_and_shipped_file_message(tmp_path):
+    """The shared loader of the course's own weight files, and the one "missing shipped file" error."""
+    net = torch.nn.Linear(3, 2)
+    torch.save(
+        {"config": {"in_features": 3, "out_features": 2}, "state_dict": net.state_dict(), "meta": {"a": 1}},
+        tmp_path / "w.pt",
+    )
+    loaded, blob = models.load_saved(torch.nn.Linear, tmp_path / "w.pt", models.sha256_of(tmp_path / "w.pt"), "cpu")
+    assert isinstance(loaded, torch.nn.Linear) and not loaded.training and blob["meta"] == {"a": 1}
+    assert torch.equal(loaded.weight, net.weight) and torch.equal(loaded.bias, net.bias)
+    with pytest.raises(WeightsError, match="sha256 mismatch"):
+        models.load_saved(torch.nn.Linear, tmp_path / "w.pt", "0" * 64, "cpu")
+    assert models.shipped_file(tmp_path / "w.pt", "; how") == tmp_path / "w.pt"
+    with pytest.raises(WeightsError, match=r"gone\.pt is missing: it ships with the course; rerun notebook 01$"):
+        models.shipped_file(tmp_path / "gone.pt", "; rerun notebook 01")
+
+
+def test_course_weight_loaders_name_how_to_restore_a_missing_file(monkeypatch, tmp_path):
+    from lecture_utils import fastnet, smallcnn, upconv
+
+    monkeypatch.setattr(smallcnn, "fashion_cnn_path", lambda: tmp_path / "fashion_cnn.pt")
+    with pytest.raises(WeightsError, match="fashion_cnn.pt is missing.*running notebook 01 in full mode"):
+        smallcnn.load_fashion_cnn()
+    monkeypatch.setattr(upconv, "chairs_generator_path", lambda: tmp_path / "chairs_generator.pt")
+    with pytest.raises(WeightsError, match=r"chairs_generator.pt is missing.*tools/train_chairs_generator\.py"):
+        upconv.load_chairs_generator()
+    monkeypatch.setattr(fastnet, "_weights_dir", lambda: tmp_path)
+    name = fastnet.available_stylizers()[0]
+    with pytest.raises(WeightsError, match=f"stylizer_{name}.pt is missing.*restore it from the repository"):
+        fastnet.load_stylizer(name)

@@ -3,6 +3,8 @@ transforms, step-filters and ``render`` -- hand-made inputs with known answers, 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -173,6 +175,20 @@ def test_gaussian_blur():
     out = O.gaussian_blur(delta, 1.0)
     assert torch.isclose(out.sum(), torch.tensor(1.0)) and out[0, 0, 4, 4] < 0.2
     assert out[0, 0, 4, 3] == out[0, 0, 3, 4] == out[0, 0, 4, 5]  # symmetric
+
+
+def test_both_gaussian_blurs_share_one_kernel_and_differ_only_in_radius():
+    from lecture_utils import superres
+
+    delta = torch.zeros(1, 1, 15, 15)
+    delta[0, 0, 7, 7] = 1.0
+    for sigma in (0.7, 1.0, 1.6):
+        short, wide = O.gaussian_blur(delta, sigma), superres.gaussian_blur(delta, sigma)
+        assert torch.equal(short, O.separable_gaussian(delta, sigma, max(1, round(2 * sigma))))
+        assert torch.equal(wide, O.separable_gaussian(delta, sigma, math.ceil(3 * sigma)))
+        # the support of the impulse response: 2 * radius + 1 pixels per side
+        assert int((short[0, 0, 7] > 0).sum()) == 2 * max(1, round(2 * sigma)) + 1
+        assert int((wide[0, 0, 7] > 0).sum()) == 2 * math.ceil(3 * sigma) + 1
 
 
 def test_bilateral_keeps_edges_but_removes_small_noise():

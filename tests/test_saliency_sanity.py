@@ -109,11 +109,22 @@ def test_smooth_grad_of_a_linear_net_is_its_gradient():
 
 def test_smooth_grad_batched_equals_unbatched(effnet, chelsea):
     x = torch.nn.functional.interpolate(chelsea, size=(96, 96), mode="bilinear", align_corners=False)
-    one = smooth_grad(effnet, x, 285, n_samples=5, batch_size=1)
-    many = smooth_grad(effnet, x, 285, n_samples=5, batch_size=3)
-    assert (one - many).abs().max() < 1e-3 * one.abs().max()  # float round-off of batched convolutions
+    threads = torch.get_num_threads()
+    try:  # one thread: the same convolution kernels for any batch size, so only float round-off differs
+        torch.set_num_threads(1)
+        one = smooth_grad(effnet, x, 285, n_samples=5, batch_size=1)
+        many = smooth_grad(effnet, x, 285, n_samples=5, batch_size=3)
+        assert (one - many).abs().max() < 1e-4 * one.abs().max()
+    finally:
+        torch.set_num_threads(threads)
+    # several threads: a batch of one takes other kernels; their round-off moves a few ReLU6 inputs across
+    # a kink, which changes single pixels by ~1 % of the maximum (measured 2 threads: relative L2 1.0e-2).
+    # Different noise (another seed) differs by ~130 %, so the relative L2 still tells a real bug apart.
+    one_mt = smooth_grad(effnet, x, 285, n_samples=5, batch_size=1)
+    many_mt = smooth_grad(effnet, x, 285, n_samples=5, batch_size=3)
+    assert (one_mt - many_mt).norm() < 0.05 * one_mt.norm()
     other_seed = smooth_grad(effnet, x, 285, n_samples=5, batch_size=3, seed=1)
-    assert not torch.allclose(one, other_seed)
+    assert (one_mt - other_seed).norm() > 0.5 * one_mt.norm()
 
 
 def test_smoothgrad_is_more_stable_than_the_gradient(effnet, chelsea):

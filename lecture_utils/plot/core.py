@@ -337,3 +337,12 @@ def compact(fig: Figure, dpi: int = 80, quality: int = 80) -> Any:
     fig.savefig(buf, format="jpg", dpi=dpi, pil_kwargs={"quality": int(quality)})
     plt.close(fig)
     return Image(data=buf.getvalue(), format="jpeg")
+
+
+def _finish_figure(fig: Figure, suptitle: str | None = None, **kw: Any) -> Figure:
+    """The last step of every figure function: ``fig.suptitle(suptitle, **kw)`` when ``suptitle``
+    is given (``kw`` e.g. ``fontsize``), then ``fig.tight_layout()``. Returns: ``fig``."""
+    if suptitle:
+        fig.suptitle(suptitle, **kw)
+    fig.tight_layout()
+    return fig

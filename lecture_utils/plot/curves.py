@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .core import to_array
+from .core import _finish_figure, to_array
 
 __all__ = [
     "curves",
@@ -95,11 +95,12 @@ def _figure(n: int, size: tuple[float, float], sharey: bool = False) -> tuple[Fi
     return fig, axes[0]
 
 
+_LOSS_LOOK: dict[str, Any] = {"grid": "both", "legend": {"fontsize": 8}}
+"""The look of the loss and spectrum panels: grid lines at major and minor ticks, a small legend."""
+
+
 def _finish(fig: Figure, title: str | None, fontsize: float = 11) -> Figure:
-    if title:
-        fig.suptitle(title, fontsize=fontsize)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, title, fontsize=fontsize)
 
 
 def curves(
@@ -149,7 +150,7 @@ def step_curves(
     if not curves:
         raise ValueError("step_curves needs at least one curve")
     fig, (ax,) = _figure(1, size)
-    line_panel(ax, curves, xlabel, ylabel, title, logy, style={"linewidth": 1.2}, grid="both", legend={"fontsize": 8})
+    line_panel(ax, curves, xlabel, ylabel, title, logy, style={"linewidth": 1.2}, **_LOSS_LOOK)
     return _finish(fig, None)
 
 
@@ -190,8 +191,7 @@ def training_curves(
             f"{key} loss",
             logy,
             style={"linewidth": 1.4},
-            grid="both",
-            legend={"fontsize": 8},
+            **_LOSS_LOOK,
             smooth=smooth,
         )
     return _finish(fig, title)
@@ -222,8 +222,7 @@ def loss_terms(
             logy,
             style={"linewidth": 1.6},
             styles=styles,
-            grid="both",
-            legend={"fontsize": 8},
+            **_LOSS_LOOK,
         )
     if logy:  # a curve that starts at 0 (the content loss from the photo) would stretch a log axis to 1e-14
         values = np.concatenate([_values(v).ravel() for c in runs.values() for v in c.values()])
@@ -281,8 +280,7 @@ def sr_spectra(freqs: Any, spectra: dict[str, Any], title: str | None = None, cu
         True,
         style={"linewidth": 1.4},
         styles=styles,
-        grid="both",
-        legend={"fontsize": 8},
+        **_LOSS_LOOK,
     )
     if cutoff is not None:
         ax.axvline(cutoff, color="grey", linestyle="--", linewidth=1)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .core import Blank, Panel, draw_panel, grid_axes, normalize01, panel_table, to_array, upsample_map
+from .core import Blank, Panel, _finish_figure, draw_panel, grid_axes, normalize01, panel_table, to_array, upsample_map
 
 __all__ = [
     "attribution_rows",
@@ -64,9 +64,7 @@ def show_images(
         for i, im in enumerate(images)
     ]
     panel_table(_rows_of(panels, axes.shape[1]), axes=axes, axis_off=True, allow_blank=allow_blank)
-    _suptitle(fig, suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle)
 
 
 def _overlay_panel(img: np.ndarray, heatmap: Any, title: str | None, cmap: str, alpha: float) -> Panel:
@@ -170,9 +168,7 @@ def panel_rows(
         for p, t in zip(cells[-1], row):
             p.name = f"{label}/{t}"
     fig, _ = panel_table(cells, (size * len(cols) + 1.2, size * len(rows) + 0.5), list(rows), allow_blank=allow_blank)
-    _suptitle(fig, suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle)
 
 
 def attribution_rows(
@@ -259,9 +255,7 @@ def map_rows(
     ncol = nmaps + (0 if per_column else 1)
     figsize = (size * ncol + 1.6, size * len(rows) + 0.5)
     fig, _ = panel_table(cells, figsize, list(rows), allow_blank=allow_blank)
-    _suptitle(fig, suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle)
 
 
 def _captioned(cells: Sequence[tuple[Any, str]], label: str, fontsize: float, pad: float | None) -> list[Panel]:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .core import to_array
+from .core import _finish_figure, to_array
 
 __all__ = ["annotated_matrix", "distance_matrix", "gram_heatmaps", "labelled_matrix", "rule_tables"]
 
@@ -63,10 +63,7 @@ def rule_tables(tables: dict[str, Any], suptitle: str | None = None, size: float
     fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size * 1.05), squeeze=False)
     for ax, (title, a) in zip(axes[0], arrays.items()):
         annotated_matrix(ax, a, fmt, fontsize=10, title=title, title_fontsize=9, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle, fontsize=10)
 
 
 def distance_matrix(
@@ -173,7 +170,4 @@ def gram_heatmaps(
         ax.set_ylabel("channel c", fontsize=8)
         ax.tick_params(labelsize=7)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle, fontsize=10)

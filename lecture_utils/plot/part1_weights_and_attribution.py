@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .core import Blank, Panel, draw_panel, grid_axes, kernel_panel, kernels_rgb, panel_table, to_array
+from .core import Blank, Panel, _finish_figure, draw_panel, grid_axes, kernel_panel, kernels_rgb, panel_table, to_array
 from .images import _rows_of, overlay
 
 __all__ = [
@@ -52,10 +52,7 @@ def filter_grid(
     fig, axes = grid_axes(len(w), ncols, size)
     panels = [kernel_panel(f, name=f"filter {i}") for i, f in enumerate(w)]
     panel_table(_rows_of(panels, axes.shape[1]), axes=axes, axis_off=True, allow_blank=allow_blank)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, title)
 
 
 def filter_evolution(
@@ -90,10 +87,7 @@ def filter_evolution(
     ]
     figsize = (size * n + 1.4, size * len(epochs) + 0.4)
     fig, _ = panel_table(cells, figsize, labels, allow_blank=allow_blank)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, title)
 
 
 def signed_maps(
@@ -116,10 +110,7 @@ def signed_maps(
         v = float(np.abs(a).max()) or 1.0
         panels.append(Panel(a, title, cmap, vmin=-v, vmax=v, interpolation="nearest", colorbar=True))
     panel_table(_rows_of(panels, axes.shape[1]), axes=axes, axis_off=True, allow_blank=allow_blank)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle)
 
 
 def _unit_block(
@@ -278,10 +269,7 @@ def occlusion_figure(
     fig, axes = plt.subplots(len(rows), ncol, figsize=(size * ncol + 2.4, size * 1.12 * len(rows)), squeeze=False)
     for axrow, r in zip(axes, rows):
         _occlusion_row(axrow, r, has_feature, cmap, allow_blank)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle)
 
 
 def occlusion_maps(
@@ -391,10 +379,7 @@ def semantic_grid(
     for ax in (a1, a2):
         ax.set_xticks([])
         ax.set_yticks([])
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, title)
 
 
 def dictionary_entries(

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .core import Blank, Panel, check_not_blank, draw_panel, grid_axes, to_array
+from .core import Blank, Panel, _finish_figure, check_not_blank, draw_panel, grid_axes, to_array
 
 __all__ = ["perceptual_loss_diagram", "sr_zoom_comparison", "stylized_gallery"]
 
@@ -63,10 +63,7 @@ def sr_zoom_comparison(
             spine.set_edgecolor("red")
     axes[0, 0].set_ylabel("whole image", fontsize=9)
     axes[1, 0].set_ylabel("zoom", fontsize=9)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_figure(fig, suptitle, fontsize=10)
 
 
 def stylized_gallery(

@@ -1,0 +1,67 @@
+"""What an exercise is (:class:`Exercise`), and the shared pieces of the exercise tables.
+
+The one-line warm-ups live in :mod:`lecture_utils.homework`; the algorithm-level exercises, one module per
+lecture part (:mod:`.part1` ... :mod:`.part4`), run the student's function on the real zoo models.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["Exercise", "Inputs", "TIME_LIMIT", "randn", "zoo"]
+
+TIME_LIMIT = 15.0  # seconds per test case; every solution takes well under 1 s
+
+Inputs = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: the function ``function`` the student writes in notebook ``notebook``.
+
+    ``make_inputs(g)`` builds the fixed inputs (named tensors) from a seeded generator; ``call(fn, inputs)``
+    runs a candidate on them and returns a tensor (or a tuple of tensors). Outputs are compared with
+    ``torch.allclose(out, expected, rtol, atol)``. ``function``: the name the solution cell defines (the
+    builder takes it from the cell's one ``def`` when the cell renames it). ``time_limit``: seconds per test
+    case. ``dims``: names of the output's dimensions for the report of a wrong value (default by rank: row,
+    column; channel, row, column; image, channel, row, column). ``models``: the zoo models the check runs on,
+    loaded (:func:`zoo`) before the clock starts, so that reading half a gigabyte of weights the first time is
+    not counted as the student's time.
+    """
+
+    name: str
+    notebook: str
+    hint: str
+    make_inputs: Callable[[torch.Generator], Inputs]
+    call: Callable[[Callable, Inputs], object]
+    rtol: float = 1e-5
+    atol: float = 1e-6
+    seed: int = 0
+    cases: int = 3
+    function: str = field(default="")
+    time_limit: float = TIME_LIMIT
+    dims: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.function:
+            object.__setattr__(self, "function", self.name)
+
+
+def randn(g: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=g, dtype=torch.float64).float()
+
+
+@functools.cache
+def zoo(name: str):
+    """The course's zoo model ``name`` (``load_model``), loaded once per process for the checks.
+
+    The checks only read it: every method they compare with restores the model's state.
+    """
+    from ..models import load_model
+
+    return load_model(name)
