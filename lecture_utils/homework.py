@@ -698,7 +698,12 @@ def check(
     for model in ex.models:  # loaded once per process, outside the per-case time limit
         zoo(model)
     start = time.perf_counter()
-    result = _run_cases(ex, fn, stored[name], float(limit))
+    try:
+        result = _run_cases(ex, fn, stored[name], float(limit))
+    finally:  # a student's loss.backward() through a zoo model must not leave gradients on the shared model
+        for model in ex.models:
+            for p in zoo(model).net.parameters():
+                p.grad = None
     result.seconds = time.perf_counter() - start
     if verbose:
         mark = {"passed": "\u2714", "failed": "\u2718", "not implemented": "\u2026"}[result.status]

@@ -35,6 +35,15 @@ def _solution(name: str, replace: tuple[str, str] | None = None):
     return hb.solution_function(_source(name, replace), name)
 
 
+@pytest.fixture(autouse=True)
+def _no_gradients_left_on_vgg():
+    """The training-step solutions call loss.backward() through VGG19 (the zoo's shared copy): clear what they
+    leave, so that a later test's "the shared model is clean" check does not blame an innocent test."""
+    yield
+    for p in zoo("vgg19").net.parameters():
+        p.grad = None
+
+
 @pytest.fixture(scope="module")
 def vgg():
     return zoo("vgg19")

@@ -146,9 +146,9 @@ EXERCISES: list[Exercise] = [
         "channel_visualization",
         "12_feature_visualization",
         "scale = 1 / max(f, 1/S) / 4; image = sigmoid(color-mix of irfft2(spectrum * scale, norm='ortho')); each "
-        "step: dx, dy = rng.randint(-max_shift, max_shift + 1, size=2), torch.roll the image by (dy, dx), forward "
-        "with a hook on the layer, gradient of minus the channel's mean w.r.t. the spectrum (torch.autograd.grad), "
-        "Adam step",
+        "step: draw the shifts dx, dy from rng (integers in [-max_shift, max_shift]), torch.roll the image by "
+        "(dy, dx), forward with a hook on the layer, gradient of minus the channel's mean w.r.t. the spectrum "
+        "(torch.autograd.grad), Adam step",
         _vis_inputs,
         _vis_call,
         rtol=1e-6,
@@ -187,7 +187,8 @@ EXERCISES: list[Exercise] = [
         "14_deepdream",
         "sizes round(H / scale**k) for k = octaves-1 ... 0; F.interpolate(bilinear, align_corners=False, "
         "antialias=True); each step: roll x by a random (dy, dx), gradient of mean(a**2) w.r.t. the rolled image, "
-        "roll the gradient back, x = clamp(x + lr * g / (mean|g| + 1e-12), 0, 1); detail = x - base",
+        "roll the gradient back, x = clamp(x + lr * g / (mean|g| + 1e-12), 0, 1); the detail is the dreamed "
+        "image minus its base",
         _dream_inputs,
         _dream_call,
         rtol=1e-6,
