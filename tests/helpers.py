@@ -58,3 +58,14 @@ def jupyter_server(cmd: list[str], work: Path, env: dict, token: str, what: str)
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(autouse=True)
+def no_gradients_left_on_vgg():
+    """Autouse in the modules that import it: training-step solutions call ``loss.backward()`` through VGG19 (the
+    zoo's shared copy); clear what they leave, so that a later test's clean-model check blames no innocent test."""
+    from lecture_utils.exercises.base import zoo
+
+    yield
+    for p in zoo("vgg19").net.parameters():
+        p.grad = None

@@ -16,7 +16,7 @@ import torch
 
 from lecture_utils import fastnet, homework, losses, multistyle, superres
 from lecture_utils.exercises import part4_generators as p4
-from lecture_utils.exercises.base import zoo
+from tests.helpers import no_gradients_left_on_vgg  # noqa: F401 (an autouse fixture)
 from tools import homework_build as hb
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -31,15 +31,6 @@ def _cell(name: str) -> str:
 
 def _solution(name: str) -> Callable:
     return hb.solution_function(_cell(name), EXERCISES[name].function)
-
-
-@pytest.fixture(autouse=True)
-def _no_gradients_left_on_vgg():
-    """The training-step solutions call loss.backward() through VGG19 (the zoo's shared copy): clear what they
-    leave, so that a later test's "the shared model is clean" check does not blame an innocent test."""
-    yield
-    for p in zoo("vgg19").net.parameters():
-        p.grad = None
 
 
 @pytest.fixture(scope="module")

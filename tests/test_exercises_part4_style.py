@@ -15,6 +15,7 @@ import torch
 from lecture_utils import doodle, homework, style, texture
 from lecture_utils.exercises.base import zoo
 from lecture_utils.images import load_image
+from tests.helpers import no_gradients_left_on_vgg  # noqa: F401 (an autouse fixture)
 from tools import homework_build as hb
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -33,15 +34,6 @@ def _source(name: str, replace: tuple[str, str] | None = None) -> str:
 
 def _solution(name: str, replace: tuple[str, str] | None = None):
     return hb.solution_function(_source(name, replace), name)
-
-
-@pytest.fixture(autouse=True)
-def _no_gradients_left_on_vgg():
-    """The training-step solutions call loss.backward() through VGG19 (the zoo's shared copy): clear what they
-    leave, so that a later test's "the shared model is clean" check does not blame an innocent test."""
-    yield
-    for p in zoo("vgg19").net.parameters():
-        p.grad = None
 
 
 @pytest.fixture(scope="module")
