@@ -61,11 +61,10 @@ from .targets import (
     Target,
     Targets,
     batched_output,
-    check_class_target,
     check_image,
     class_score,
     model_input,
-    resolve_class,
+    one_class,
     resolve_for,
     resolve_targets,
 )
@@ -544,10 +543,7 @@ def pixel_perturbation(
     from .sanity import as_pixel_map
 
     check_image(image, model=model)
-    if callable(target) and not isinstance(target, (int, str)):
-        raise TypeError("pixel_perturbation needs one class (an index or a name), not a callable")
-    check_class_target(model, target)
-    idx = resolve_class(target, classes_of(model))
+    idx = one_class(model, target, "pixel_perturbation")
     fr = torch.as_tensor(fractions, dtype=torch.float64).flatten()
     if fr.numel() == 0 or not ((fr > 0) & (fr <= 1)).all():
         raise ValueError(f"fractions must be numbers in (0, 1], got {fractions!r}")

@@ -32,9 +32,9 @@ from torch import nn
 
 from .checks import check_choice, check_int, check_positive
 from .hooks import get_layer, preserved_state
-from .models import ZooModel, as_module, classes_of
+from .models import ZooModel, as_module
 from .occlusion import fill_value
-from .targets import Target, check_class_target, check_image, model_input, resolve_class
+from .targets import Target, check_image, model_input, one_class
 
 __all__ = [
     "rank_correlation",
@@ -294,10 +294,7 @@ def deletion_curve(
     batch_size = check_int(batch_size, "batch_size", low=1)
     patch = check_int(patch, "patch", low=1)
     score = check_choice(score, "score", ("prob", "logit"))
-    if callable(target) and not isinstance(target, (int, str)):
-        raise TypeError("deletion_curve needs one class (an index or a name), not a callable")
-    check_class_target(model, target)
-    idx = resolve_class(target, classes_of(model))
+    idx = one_class(model, target, "deletion_curve")
     if isinstance(fill, str):
         check_choice(fill, "fill", ("grey", "mean", "blur"))
     h, w = image.shape[-2:]

@@ -269,20 +269,16 @@ def synthesize_texture(
 
     Inputs: ``model`` VGG19 (``load_model("vgg19")``); ``image`` the preprocessed texture
     (1, 3, H, W); ``layers`` whose Gram matrices are matched; ``size`` of the output.
-    Optimized with Adam (``lr`` in logit units) from noise drawn with ``seed``; the caller's
-    random generators are left as they were.
+    Optimized with Adam (``lr`` in logit units) from noise (standard deviation 0.5 in logit units)
+    drawn with ``seed``; the caller's random generators are left as they were. The one implementation
+    is :func:`lecture_utils.texture.synthesize` with the statistic ``"gram"``.
     Returns: :class:`StyleResult` with ``start``/``final`` ``{"style": loss}``.
     """
-    check_vgg(model)
-    layers = check_layers(model, layers)
-    check_count(steps, "steps")
-    loss = style_loss(style_targets(model, image, layers))
-    param = PixelImage(size, seed=seed).to(model.device)
-    check_image_size(model, tuple(param().shape[-2:]), layers, "the texture (size)")
-    start = loss_values(model, param(), {"style": loss})
-    res = render(model, -loss, steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress)
-    final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), {"style": loss})
-    return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
+    from .texture import synthesize  # imported here: texture imports this module
+
+    settings = dict(steps=steps, lr=lr, seed=seed, snapshots=snapshots, progress=progress)
+    res = synthesize(model, image, layers, "gram", size, sd=0.5, **settings)
+    return StyleResult(res.image, res.values, res.snapshots, {"style": res.start["gram"]}, {"style": res.final["gram"]})
 
 
 # --------------------------------------------------------------------------- style transfer, B items at once

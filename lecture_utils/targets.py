@@ -31,6 +31,7 @@ __all__ = [
     "check_image",
     "check_class_target",
     "resolve_for",
+    "one_class",
     "model_input",
 ]
 
@@ -173,3 +174,13 @@ def resolve_for(
     """:func:`resolve_targets` with the model's class names, after :func:`check_class_target`."""
     check_class_target(model, target)
     return resolve_targets(target, n_images, classes_of(model), n_classes)
+
+
+def one_class(model: nn.Module | ZooModel, target: object, method: str) -> int:
+    """The class index of a method that scores one class (an index or a name, no callable):
+    ``TypeError`` naming ``method`` for a callable, then :func:`check_class_target` and
+    :func:`resolve_class` with the model's class names."""
+    if callable(target) and not isinstance(target, (int, str)):
+        raise TypeError(f"{method} needs one class (an index or a name), not a callable")
+    check_class_target(model, target)
+    return resolve_class(target, classes_of(model))

@@ -1,4 +1,4 @@
-"""The algorithm-level exercises of notebooks 07, 10 and 11 (lecture_utils.exercises.part2).
+"""The algorithm-level exercises of notebooks 07-11 (lecture_utils.exercises.part2).
 
 For each: the notebook's solution equals the package's method on a real zoo model and a real photo; a typical
 student mistake is rejected by ``homework.check``; the student's stub reports "not implemented".
@@ -14,11 +14,15 @@ import torch
 from torch import nn
 
 from lecture_utils import homework
+from lecture_utils.activations import crops_to_input, top_patches
 from lecture_utils.attribution import saliency, smooth_saliency
+from lecture_utils.datasets import crop_pool
 from lecture_utils.exercises.base import zoo
 from lecture_utils.exercises.part2 import CASCADE, InFloat64
+from lecture_utils.features import layer_means
 from lecture_utils.images import load_image
 from lecture_utils.inversion import invert
+from lecture_utils.neighbours import nearest_neighbours
 from lecture_utils.occlusion import occlusion
 from lecture_utils.sanity import cascading_randomization, rank_correlation
 from tools import homework_build as hb
@@ -26,6 +30,8 @@ from tools import homework_build as hb
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
     "inversion_loop": ROOT / "notebooks" / "07_inverting_representations.ipynb",
+    "nearest_embedding": ROOT / "notebooks" / "08_feature_spaces.ipynb",
+    "top_patches_pool": ROOT / "notebooks" / "09_activation_analysis.ipynb",
     "occlusion_loop": ROOT / "notebooks" / "10_occlusion.ipynb",
     "saliency_smoothgrad": ROOT / "notebooks" / "11_saliency_sanity_checks.ipynb",
     "randomization_check": ROOT / "notebooks" / "11_saliency_sanity_checks.ipynb",
@@ -89,6 +95,30 @@ def test_inversion_solution_matches_invert():
     assert _rel_l2(torch.sigmoid(start), theirs) > 1e-2  # the 3 steps did move the image
 
 
+@pytest.mark.parametrize("layer", ["global_pool", "blocks.5"])  # the CNN code, and a feature map to average
+def test_nearest_solution_matches_nearest_neighbours(effnet, layer):
+    crops, _ = crop_pool(size=40, per_image=1)
+    x = torch.cat([effnet.preprocess(im, size=56) for im in crops])
+    queries = [0, 5, 9]
+    ref_idx, ref_dist = nearest_neighbours(layer_means(effnet, x, layer).numpy(), queries, k=4)
+    idx, dist = _solution("nearest_embedding")(effnet.net, x, layer, torch.tensor(queries), 4)
+    assert torch.equal(idx, torch.from_numpy(ref_idx)) and not (idx == torch.tensor(queries)[:, None]).any()
+    assert _rel_l2(dist, torch.from_numpy(ref_dist)) < 1e-5  # float32 vs the package's float64 distances
+
+
+@pytest.mark.parametrize("layer", ["relu2_2", "relu3_2"])
+def test_top_patches_solution_matches_top_patches(layer):
+    vgg = zoo("vgg19")
+    crops, _ = crop_pool(size=40, per_image=2)
+    for channel in (3, 17):
+        ref = top_patches(vgg, crops, layer, channel, k=5, inside=False, distinct=False)
+        idx, values, positions = _solution("top_patches_pool")(vgg.net, crops_to_input(vgg, crops), layer, channel, 5)
+        assert torch.equal(idx, torch.from_numpy(ref.indices)) and torch.equal(
+            positions, torch.from_numpy(ref.positions)
+        )
+        assert _rel_l2(values, torch.from_numpy(ref.values)) < 1e-6  # the same batches of 32: the same values
+
+
 @pytest.mark.parametrize("fill", ["grey", "mean"])
 def test_occlusion_solution_matches_occlusion(effnet, cat, fill):
     x, c = cat
@@ -134,6 +164,10 @@ def test_float64_wrapper_keeps_the_values_and_gives_input_gradients(effnet, cat)
 
 # ----------------------------------------------------------------------------- (b) a typical mistake is rejected
 MISTAKES = {
+    # the query counted as its own nearest neighbour (at distance 0)
+    "nearest_embedding": ("pass  #", 'dist[torch.arange(len(queries)), queries] = float("inf")  #'),
+    # rows and columns of the strongest unit swapped
+    "top_patches_pool": ("[where % a.shape[2], where // a.shape[2]]", "[where // a.shape[2], where % a.shape[2]]"),
     # the feature loss not divided by ||Phi0||^2: the feature term outweighs the regularizers
     "inversion_loop": ("(phi(x) - target).pow(2).sum()\n", "(phi(x) - target).pow(2).sum() / target.pow(2).sum()\n"),
     # the logit instead of the probability of the class

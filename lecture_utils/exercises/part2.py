@@ -18,16 +18,24 @@ import functools
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import Exercise, Inputs, zoo
 
-__all__ = ["EXERCISES", "InFloat64", "PHOTOS", "INVERSION_LAYERS", "CASCADE"]
+__all__ = ["EXERCISES", "InFloat64", "PHOTOS", "INVERSION_LAYERS", "EMBED_LAYERS", "POOL_LAYERS", "CASCADE", "GAP"]
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "flower", "grace_hopper")
 """The sample photos the checks draw from (``lecture_utils.images.load_image``)."""
 INVERSION_LAYERS = ("relu1_1", "relu1_2", "relu2_1")
 """VGG19 layers whose code the inversion exercise inverts (shallow: a few steps already change the image)."""
+EMBED_LAYERS = ("global_pool", "blocks.5", "blocks.3")
+"""EfficientNet-Lite0's layers whose (spatially averaged) output the nearest-neighbour exercise embeds at."""
+POOL_LAYERS = ("relu2_2", "relu3_1", "relu3_2")
+"""VGG19 layers whose channels the top-patches exercise ranks the crops of a pool by."""
+GAP = 1e-3
+"""Relative gap that the checks' rankings keep between consecutive values (neighbours' distances, top patches'
+activations), so that the round-off of another batching or summation order cannot swap two of them."""
 CASCADE = ("classifier", "bn2", "conv_head", "blocks.6")
 """EfficientNet-Lite0's layers from the top down, as in the default cascade of ``sanity.cascading_randomization``."""
 
@@ -68,6 +76,32 @@ def _photo(g: torch.Generator, size: int, model: str = "efficientnet_lite0") -> 
     return zoo(model).preprocess(load_image(name), size=size)
 
 
+@functools.cache
+def _full_photo(name: str, side: int, model: str) -> torch.Tensor:
+    from ..images import load_image
+
+    return zoo(model).preprocess(load_image(name), size=side)
+
+
+def _crops(g: torch.Generator, n: int, size: int, model: str) -> torch.Tensor:
+    """A pool of ``n`` square crops of :data:`PHOTOS` (side 1, 2/3 or 1/2 of a 96 px centre square, at a random
+    place), resized to ``size`` px, preprocessed for zoo model ``model``: (n, 3, size, size)."""
+    out = []
+    for _ in range(n):
+        photo = _full_photo(PHOTOS[int(torch.randint(len(PHOTOS), (), generator=g))], 96, model)
+        side = (96, 64, 48)[int(torch.randint(3, (), generator=g))]
+        top, left = (int(v) for v in torch.randint(96 - side + 1, (2,), generator=g))
+        crop = photo[:, :, top : top + side, left : left + side]
+        out.append(F.interpolate(crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
+    return torch.cat(out)
+
+
+def _separated(values: torch.Tensor, descending: bool) -> bool:
+    """Whether the sorted ``values`` (finite ones) differ pairwise by more than :data:`GAP` (relative)."""
+    v = values[torch.isfinite(values)].double().sort(descending=descending).values
+    return bool(((v[1:] - v[:-1]).abs() > GAP * v.abs().max()).all())
+
+
 def _top1(x: torch.Tensor) -> torch.Tensor:
     """EfficientNet-Lite0's top-1 class of the preprocessed image ``x`` (1, 3, H, W), as a 0-d tensor."""
     with torch.no_grad():
@@ -95,6 +129,50 @@ def _inversion_call(fn: Callable, d: Inputs) -> object:
     with torch.no_grad():
         target = phi(d["image"])
     return fn(phi, target, d["start"], int(d["steps"]), float(d["lr"]), float(d["lam_alpha"]), float(d["lam_tv"]))
+
+
+# ----------------------------------------------------------------------------- 08: nearest neighbours in an embedding
+def _nearest_inputs(g: torch.Generator) -> Inputs:
+    from ..features import layer_means
+    from ..neighbours import nearest_neighbours
+
+    images = _crops(g, 12, 48, "efficientnet_lite0")
+    layer = torch.randint(len(EMBED_LAYERS), (), generator=g)
+    k = 3
+    emb = layer_means(zoo("efficientnet_lite0"), images, EMBED_LAYERS[int(layer)]).numpy()
+    # queries whose k + 1 nearest distances are well apart: another order of summation cannot swap two neighbours
+    _, dist = nearest_neighbours(emb, list(range(len(images))), k=k + 1)
+    ok = [i for i, d in enumerate(dist) if _separated(torch.from_numpy(d), descending=False)]
+    pick = torch.randperm(len(ok), generator=g)[:2]
+    return {"images": images, "layer": layer, "queries": torch.tensor(ok)[pick], "k": torch.tensor(k)}
+
+
+def _nearest_call(fn: Callable, d: Inputs) -> object:
+    # float32: forward passes only (another batching changes the embedding by round-off, ~1e-6 relative)
+    net = zoo("efficientnet_lite0").net
+    return fn(net, d["images"], EMBED_LAYERS[int(d["layer"])], d["queries"], int(d["k"]))
+
+
+# ----------------------------------------------------------------------------- 09: top-activating patches
+def _patches_inputs(g: torch.Generator) -> Inputs:
+    from ..activations import pool_maxima
+
+    crops = _crops(g, 16, 40, "vgg19")
+    layer = torch.randint(len(POOL_LAYERS), (), generator=g)
+    k = 4
+    values, _, _ = pool_maxima(zoo("vgg19"), crops, [POOL_LAYERS[int(layer)]])
+    v = values[POOL_LAYERS[int(layer)]]  # (N, C) every crop's maximum of every channel
+    # channels whose k + 1 strongest crops fire (> 0) with well-separated maxima: no near ties in the ranking
+    top = v.topk(k + 1, dim=0).values  # (k + 1, C)
+    ok = [c for c in range(v.shape[1]) if top[-1, c] > 0 and _separated(top[:, c], descending=True)]
+    channel = torch.tensor(ok)[torch.randint(len(ok), (), generator=g)]
+    return {"crops": crops, "layer": layer, "channel": channel, "k": torch.tensor(k)}
+
+
+def _patches_call(fn: Callable, d: Inputs) -> object:
+    # float32: forward passes only; the maxima and their positions hardly feel round-off
+    net = zoo("vgg19").net
+    return fn(net, d["crops"], POOL_LAYERS[int(d["layer"])], int(d["channel"]), int(d["k"]))
 
 
 # ----------------------------------------------------------------------------- 10: occlusion
@@ -172,6 +250,40 @@ EXERCISES: list[Exercise] = [
         cases=2,
         function="invert_by_hand",
         models=("vgg19",),
+    ),
+    Exercise(
+        "nearest_embedding",
+        "08_feature_spaces",
+        "a forward hook on the layer keeps its output while net runs (in chunks of images); a feature map is "
+        "averaged over its rows and columns, a vector flattened; then the Euclidean distance of every query's code "
+        "to every image's code, infinity for the query itself, and the k smallest (argsort with stable=True)",
+        _nearest_inputs,
+        _nearest_call,
+        rtol=1e-4,
+        atol=1e-5,
+        cases=2,
+        seed=8,
+        function="nearest_by_hand",
+        models=("efficientnet_lite0",),
+        dims=("query", "rank"),
+    ),
+    Exercise(
+        "top_patches_pool",
+        "09_activation_analysis",
+        "a forward hook on the layer keeps the channel's maps and raises StopForward (caught around each call of "
+        "net on a chunk of crops), so that no pass goes beyond the layer; "
+        "per crop, the maximum over all positions of the map and where it is (row = flat index // width, "
+        "col = flat index % width); the k crops with the largest maxima, strongest first (argsort descending, "
+        "stable=True)",
+        _patches_inputs,
+        _patches_call,
+        rtol=1e-4,
+        atol=1e-4,
+        cases=2,
+        seed=9,
+        function="top_patches_by_hand",
+        models=("vgg19",),
+        dims=("rank",),
     ),
     Exercise(
         "occlusion_loop",
