@@ -166,7 +166,10 @@ def _saliency_float16(c):
 
 def _callable_tensor_target(c):
     got = input_gradient(c.eff, c.x, lambda z: z[:, 281])
-    assert torch.allclose(got, input_gradient(c.eff, c.x, 281))
+    ref = input_gradient(c.eff, c.x, 281)
+    # the same gradient up to float round-off (seen to differ in the last digits when earlier tests have run in the
+    # process: other kernels); another class differs by the order of the map's maximum
+    assert torch.allclose(got, ref, rtol=1e-3, atol=1e-4 * float(ref.abs().max()))
 
 
 def _cam_maps_names(c):
