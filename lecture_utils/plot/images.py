@@ -172,12 +172,16 @@ def panel_rows(
 
 
 def attribution_rows(
-    rows: dict[str, dict[str, Any]], size: float = 1.9, cmap: str = "inferno", **options: Any
+    rows: dict[str, dict[str, Any]],
+    size: float = 1.9,
+    cmap: str = "inferno",
+    percentile: float = 99.0,
+    suptitle: str | None = None,
+    allow_blank: Blank = False,
 ) -> Figure:
     """Like :func:`panel_rows` (one row per image, one column per method), for attribution maps
     at any resolution: 2-D maps are upsampled bilinearly to the size of the row's first
-    (H, W, 3) image, then shown from their minimum to their ``percentile``. ``options``: the rest
-    of :func:`panel_rows`'s arguments (``percentile``, ``suptitle``, ``allow_blank``)."""
+    (H, W, 3) image, then shown from their minimum to their ``percentile``."""
     out: dict[str, dict[str, Any]] = {}
     for label, row in rows.items():
         arrays = {name: to_array(v) for name, v in row.items()}
@@ -186,7 +190,7 @@ def attribution_rows(
             name: upsample_map(a, ref.shape[:2]) if a.ndim == 2 and ref is not None and a.shape != ref.shape[:2] else a
             for name, a in arrays.items()
         }
-    return panel_rows(out, size=size, cmap=cmap, **options)
+    return panel_rows(out, size=size, cmap=cmap, percentile=percentile, suptitle=suptitle, allow_blank=allow_blank)
 
 
 def _rgb(a: Any) -> np.ndarray:
