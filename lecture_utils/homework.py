@@ -177,6 +177,8 @@ def _in_inputs(g: torch.Generator) -> Inputs:
     return {"x": 3 * _r(g, 2, 4, 5, 6) + 1, "gamma": _r(g, 4), "beta": _r(g, 4)}
 
 
+# the warm-ups: one-line functions checked on small random tensors; an entry names a ``call`` only when the inputs
+# are not simply the function's arguments in their order (the default, :func:`~.exercises.base.in_order`)
 EXERCISES: dict[str, Exercise] = {
     e.name: e
     for e in [
@@ -194,14 +196,12 @@ EXERCISES: dict[str, Exercise] = {
             "02_deconvnet",
             "the deconvnet passes the *signal coming back* through a ReLU: only the sign of grad_output matters",
             _relu_rule_inputs,
-            lambda fn, d: fn(d["grad_output"], d["x"]),
         ),
         Exercise(
             "class_activation_map",
             "03_cam",
             "M_c(x, y) = sum_k w[c, k] * f_k(x, y): one weighted sum over channels (torch.einsum or tensordot)",
             _cam_inputs,
-            lambda fn, d: fn(d["features"], d["fc_weight"], int(d["target"])),
         ),
         Exercise(
             "guided_relu_backward",
@@ -209,7 +209,6 @@ EXERCISES: dict[str, Exercise] = {
             "keep a gradient only where BOTH the forward input was positive (backprop) AND the gradient is "
             "positive (deconvnet)",
             _relu_rule_inputs,
-            lambda fn, d: fn(d["grad_output"], d["x"]),
         ),
         Exercise(
             "positive_template",
@@ -233,7 +232,6 @@ EXERCISES: dict[str, Exercise] = {
             "06_grad_cam",
             "weight each feature map by its alpha_k, sum over k, then keep the positive part (ReLU)",
             _gradcam_inputs,
-            lambda fn, d: fn(d["features"], d["gradients"]),
         ),
         # ---- part II: the representation as a whole (07-11)
         Exercise(
@@ -242,7 +240,6 @@ EXERCISES: dict[str, Exercise] = {
             "differences with the right and the lower neighbour, padded with a zero column / row "
             "(torch.nn.functional.pad) so that both are (B, C, H, W); then the mean of (dx**2 + dy**2) ** (beta / 2)",
             _tv_inputs,
-            lambda fn, d: fn(d["x"], float(d["beta"])),
         ),
         Exercise(
             "nearest_neighbours",
@@ -250,7 +247,6 @@ EXERCISES: dict[str, Exercise] = {
             "Euclidean distances from the query to every row (torch.cdist or broadcasting), then the k smallest "
             "(topk with largest=False, or argsort)",
             _nn_inputs,
-            lambda fn, d: fn(d["features"], d["query"], int(d["k"])),
             dims=("rank",),
             atol=0,
             rtol=0,
@@ -261,7 +257,6 @@ EXERCISES: dict[str, Exercise] = {
             "09_activation_analysis",
             "the score of an image for a channel is that channel's maximum over positions; sort the images by it",
             _top_inputs,
-            lambda fn, d: fn(d["activations"], int(d["channel"]), int(d["k"])),
             dims=("rank",),
             atol=0,
             rtol=0,
@@ -287,7 +282,6 @@ EXERCISES: dict[str, Exercise] = {
             "12_feature_visualization",
             "torch.roll with shifts=(dy, dx) over the height and width dimensions (2, 3)",
             _jitter_inputs,
-            lambda fn, d: fn(d["x"], int(d["dx"]), int(d["dy"])),
             atol=0,
             rtol=0,
         ),
@@ -297,7 +291,6 @@ EXERCISES: dict[str, Exercise] = {
             "frequencies: torch.fft.fftfreq(H)[:, None] and torch.fft.rfftfreq(W)[None, :]; scale = "
             "1 / max(f, 1/max(H, W))**decay; then torch.fft.irfft2(complex spectrum * scale, s=(H, W), norm='ortho')",
             _fourier_inputs,
-            lambda fn, d: fn(d["spectrum"], float(d["decay"])),
         ),
         Exercise(
             "dictionary_words",
@@ -305,14 +298,12 @@ EXERCISES: dict[str, Exercise] = {
             "max over the channel dimension gives both the values and the argmax channels; the norm is "
             "torch.linalg.vector_norm over the same dimension",
             _words_inputs,
-            lambda fn, d: fn(d["activations"]),
         ),
         Exercise(
             "dream_step",
             "14_deepdream",
             "divide the gradient by the mean of its absolute value (plus 1e-12), step, clamp to [0, 1]",
             _dream_inputs,
-            lambda fn, d: fn(d["x"], d["grad"], float(d["lr"])),
         ),
         # ---- part IV: generating images (15-21)
         Exercise(
@@ -320,14 +311,12 @@ EXERCISES: dict[str, Exercise] = {
             "15_generating_chairs",
             "a zero tensor stride times larger in H and W; assign x to the slice [..., ::stride, ::stride]",
             _unpool2x_inputs,
-            lambda fn, d: fn(d["x"], int(d["stride"])),
         ),
         Exercise(
             "gram_matrix",
             "16_texture_synthesis",
             "reshape to (B, C, H*W), multiply by its own transpose (batched @), divide by H*W",
             _gram_inputs,
-            lambda fn, d: fn(d["features"]),
             dims=("image", "row", "column"),
         ),
         Exercise(
@@ -335,7 +324,6 @@ EXERCISES: dict[str, Exercise] = {
             "18_style_transfer",
             "sum of squared differences divided by the sum of squares of the target",
             _content_inputs,
-            lambda fn, d: fn(d["features"], d["target"]),
             function="relative_content_loss",
         ),
         Exercise(
@@ -343,7 +331,6 @@ EXERCISES: dict[str, Exercise] = {
             "18_style_transfer",
             "Gram matrix of features (reuse your gram_matrix idea: F F^T / (H W)), then the relative squared error",
             _style_inputs,
-            lambda fn, d: fn(d["features"], d["target_gram"]),
             function="relative_style_loss",
         ),
         Exercise(
@@ -351,7 +338,6 @@ EXERCISES: dict[str, Exercise] = {
             "20_super_resolution",
             "MSE = mean squared difference; PSNR = 10 * log10(1 / MSE) for images in [0, 1]",
             _psnr_inputs,
-            lambda fn, d: fn(d["image"], d["reference"]),
         ),
         Exercise(
             "instance_norm",
@@ -359,7 +345,6 @@ EXERCISES: dict[str, Exercise] = {
             "mean and (biased) variance over the spatial dims (2, 3) with keepdim=True, normalize with eps=1e-5, "
             "then gamma and beta reshaped to (1, C, 1, 1)",
             _in_inputs,
-            lambda fn, d: fn(d["x"], d["gamma"], d["beta"]),
             atol=1e-5,
         ),
     ]

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Exercise, Inputs, zoo
+from .base import Exercise, Inputs, on_model, zoo
 
 __all__ = ["EXERCISES", "InFloat64", "PHOTOS", "INVERSION_LAYERS", "EMBED_LAYERS", "POOL_LAYERS", "CASCADE", "GAP"]
 
@@ -235,8 +235,13 @@ def _randomization_call(fn: Callable, d: Inputs) -> object:
     return out
 
 
+# every check of this part runs the student's function on one zoo model, in two cases (seeds chosen so that the
+# cases differ in the settings drawn), compared at rtol 1e-4 + atol 1e-5 unless the entry says otherwise
+_on_vgg19 = on_model("vgg19", cases=2, rtol=1e-4, atol=1e-5)
+_on_effnet = on_model("efficientnet_lite0", cases=2, rtol=1e-4, atol=1e-5)
+
 EXERCISES: list[Exercise] = [
-    Exercise(
+    _on_vgg19(
         "inversion_loop",
         "07_inverting_representations",
         "z = start.clone() with requires_grad, Adam([z], lr); each step x = sigmoid(z), loss = "
@@ -245,13 +250,9 @@ EXERCISES: list[Exercise] = [
         "return sigmoid(z) after the last step",
         _inversion_inputs,
         _inversion_call,
-        rtol=1e-4,
-        atol=1e-5,
-        cases=2,
         function="invert_by_hand",
-        models=("vgg19",),
     ),
-    Exercise(
+    _on_effnet(
         "nearest_embedding",
         "08_feature_spaces",
         "a forward hook on the layer keeps its output while net runs (in chunks of images); a feature map is "
@@ -259,15 +260,11 @@ EXERCISES: list[Exercise] = [
         "to every image's code, infinity for the query itself, and the k smallest (argsort with stable=True)",
         _nearest_inputs,
         _nearest_call,
-        rtol=1e-4,
-        atol=1e-5,
-        cases=2,
         seed=8,
         function="nearest_by_hand",
-        models=("efficientnet_lite0",),
         dims=("query", "rank"),
     ),
-    Exercise(
+    _on_vgg19(
         "top_patches_pool",
         "09_activation_analysis",
         "a forward hook on the layer keeps the channel's maps and raises StopForward (caught around each call of "
@@ -277,15 +274,12 @@ EXERCISES: list[Exercise] = [
         "stable=True)",
         _patches_inputs,
         _patches_call,
-        rtol=1e-4,
         atol=1e-4,
-        cases=2,
         seed=9,
         function="top_patches_by_hand",
-        models=("vgg19",),
         dims=("rank",),
     ),
-    Exercise(
+    _on_effnet(
         "occlusion_loop",
         "10_occlusion",
         "corners range(0, H - window + 1, stride) for rows and columns; per position a copy of the image with "
@@ -295,12 +289,10 @@ EXERCISES: list[Exercise] = [
         _occlusion_call,
         rtol=1e-3,
         atol=1e-6,
-        cases=2,
-        seed=10,  # cases that differ in the settings drawn
+        seed=10,
         function="occlusion_by_hand",
-        models=("efficientnet_lite0",),
     ),
-    Exercise(
+    _on_effnet(
         "saliency_smoothgrad",
         "11_saliency_sanity_checks",
         "saliency: autograd.grad of net(x)[0, target] w.r.t. x, then |.| and the max over channels; SmoothGrad: "
@@ -308,15 +300,12 @@ EXERCISES: list[Exercise] = [
         "(x.max() - x.min()), the gradients of the n noisy copies averaged, then |.| and the max over channels",
         _saliency_inputs,
         _saliency_call,
-        rtol=1e-4,
         atol=1e-7,
-        cases=2,
-        seed=7,  # cases that differ in the settings drawn
+        seed=7,
         function="saliency_by_hand",
-        models=("efficientnet_lite0",),
         dims=("row", "column"),
     ),
-    Exercise(
+    _on_effnet(
         "randomization_check",
         "11_saliency_sanity_checks",
         "copy.deepcopy(net) once; for each layer in turn re-draw its weights with one generator (Conv2d: "
@@ -327,10 +316,8 @@ EXERCISES: list[Exercise] = [
         _randomization_call,
         rtol=0,
         atol=1e-3,
-        cases=2,
-        seed=1,  # cases that differ in the settings drawn
+        seed=1,
         function="randomization_by_hand",
-        models=("efficientnet_lite0",),
         dims=("step",),
     ),
 ]

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .base import Exercise, Inputs, zoo
+from .base import Exercise, Inputs, on_model, zoo
 
 if TYPE_CHECKING:
     from ..models import ZooModel
@@ -141,8 +141,13 @@ def _dream_call(fn: Callable, d: Inputs) -> object:
     return fn(_effnet64(b), d["image"], f"blocks.{b}", 2, 1.4, 2, 0.02, 6, int(d["seed"]))
 
 
+# every check of this part runs on EfficientNet-Lite0; the loops and the full gradient in float64 (see above), where
+# two correct runs agree to round-off on any machine
+_on_effnet = on_model("efficientnet_lite0")
+_in_float64 = on_model("efficientnet_lite0", rtol=1e-6, atol=1e-8)
+
 EXERCISES: list[Exercise] = [
-    Exercise(
+    _in_float64(
         "channel_visualization",
         "12_feature_visualization",
         "scale = 1 / max(f, 1/S) / 4; image = sigmoid(color-mix of irfft2(spectrum * scale, norm='ortho')); each "
@@ -151,12 +156,9 @@ EXERCISES: list[Exercise] = [
         "(torch.autograd.grad), Adam step",
         _vis_inputs,
         _vis_call,
-        rtol=1e-6,
-        atol=1e-8,
         function="channel_visualization_by_hand",
-        models=("efficientnet_lite0",),
     ),
-    Exercise(
+    _on_effnet(
         "dictionary_entry",
         "13_semantic_dictionaries_fullgrad",
         "a forward hook on dict(net.named_modules())[layer] keeps the output; the vector is output[0, :, row, col]; "
@@ -166,9 +168,8 @@ EXERCISES: list[Exercise] = [
         rtol=1e-5,
         atol=1e-5,
         function="dictionary_entry_by_hand",
-        models=("efficientnet_lite0",),
     ),
-    Exercise(
+    _in_float64(
         "full_gradient",
         "13_semantic_dictionaries_fullgrad",
         "hooks keep (tensor, constant) pairs: for each BatchNorm2d a pre-hook on m.act with beta - mu * gamma / "
@@ -176,13 +177,10 @@ EXERCISES: list[Exercise] = [
         "w.r.t. x and all kept tensors; input term grad_x * x, bias total sum of grad * constant",
         _fullgrad_inputs,
         _fullgrad_call,
-        rtol=1e-6,
-        atol=1e-8,
         cases=2,
         function="full_gradient_by_hand",
-        models=("efficientnet_lite0",),
     ),
-    Exercise(
+    _in_float64(
         "deepdream_with_octaves",
         "14_deepdream",
         "sizes round(H / scale**k) for k = octaves-1 ... 0; F.interpolate(bilinear, align_corners=False, "
@@ -191,9 +189,6 @@ EXERCISES: list[Exercise] = [
         "image minus its base",
         _dream_inputs,
         _dream_call,
-        rtol=1e-6,
-        atol=1e-8,
         function="deepdream_by_hand",
-        models=("efficientnet_lite0",),
     ),
 ]

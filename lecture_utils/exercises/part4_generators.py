@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
-from .base import Exercise, Inputs, zoo
+from .base import Exercise, Inputs, on_model, zoo
 
 __all__ = ["EXERCISES"]
 
@@ -77,6 +77,10 @@ def _pick(g: torch.Generator, n: int) -> int:
     return int(torch.randint(0, n, (), generator=g))
 
 
+# the checks of 15 and 21 run one layer of a shipped network forward, without a zoo model
+_shipped_layer = functools.partial(Exercise, rtol=1e-4, atol=1e-5)
+
+
 # ----------------------------------------------------------------------------- 15: one up-convolution block
 def _upconv_inputs(g: torch.Generator) -> Inputs:
     return {
@@ -107,6 +111,10 @@ def _upconv_call(fn: Callable, d: Inputs) -> object:
 
 
 # ----------------------------------------------------------------------------- 19: one training step, perceptual loss
+# the checks of the two training steps (19, 20): one Adam step of a shipped network through VGG19's loss
+_training_step = on_model("vgg19", rtol=1e-3, atol=1e-5)
+
+
 def _stylizer_inputs(g: torch.Generator) -> Inputs:
     from ..fastnet import available_stylizers, to_input
     from ..images import load_image
@@ -185,19 +193,17 @@ def _cin_call(fn: Callable, d: Inputs) -> object:
 
 
 EXERCISES: list[Exercise] = [
-    Exercise(
+    _shipped_layer(
         "upconv_block",
         "15_generating_chairs",
         "enlarge x by 2 (unpool: a zero tensor with x at [..., ::2, ::2]; nearest: repeat_interleave on both "
         "axes), then twice F.conv2d(padding=1) -> batch norm with the running statistics -> leaky ReLU 0.2",
         _upconv_inputs,
         _upconv_call,
-        rtol=1e-4,
-        atol=1e-5,
         seed=1,
         function="upconv_block_by_hand",
     ),
-    Exercise(
+    _training_step(
         "perceptual_training_step",
         "19_fast_stylization",
         "y = net(x); VGG19 features of y, x and the painting (vgg.normalize, then the layers of vgg.net in order); "
@@ -205,34 +211,26 @@ EXERCISES: list[Exercise] = [
         "TV = mean |vertical diff| + mean |horizontal diff|; then zero_grad, backward, step",
         _stylizer_inputs,
         _stylizer_call,
-        rtol=1e-3,
-        atol=1e-5,
         cases=2,
         function="perceptual_step_by_hand",
-        models=("vgg19",),
     ),
-    Exercise(
+    _training_step(
         "sr_training_step",
         "20_super_resolution",
         "sr = net(lr); pixel loss = mean squared error; feature loss = ||phi(sr) - phi(hr)||^2 / ||phi(hr)||^2 "
         "with phi = VGG19 up to relu2_2 (after vgg.normalize); add tv * TV(sr); zero_grad, backward, step",
         _sr_inputs,
         _sr_call,
-        rtol=1e-3,
-        atol=1e-5,
         seed=3,
         function="sr_step_by_hand",
-        models=("vgg19",),
     ),
-    Exercise(
+    _shipped_layer(
         "conditional_instance_norm",
         "21_instance_normalization",
         "gamma = weights @ gamma_table, beta = weights @ beta_table (one value per channel); normalize every image "
         "and channel by its own mean and biased variance over (H, W), eps 1e-5; scale by gamma, shift by beta",
         _cin_inputs,
         _cin_call,
-        rtol=1e-4,
-        atol=1e-5,
         function="conditional_instance_norm_by_hand",
     ),
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from .base import Exercise, Inputs, randn, zoo
+from .base import Exercise, Inputs, on_model, randn, zoo
 
 __all__ = ["EXERCISES"]
 
@@ -125,12 +125,14 @@ def _transfer_call(fn: Callable, d: Inputs) -> object:
 
 # Adam divides every step by the gradient's running RMS, so the round-off of VGG19's convolutions reaches the pixels
 # almost unchanged: measured between 1 and 2 threads, at most 6e-7 absolute (1.3e-6 relative) after these few
-# steps, well inside rtol 1e-4 + atol 1e-5; the mistakes the tests try move pixels by 1e-2 and more.
+# steps, well inside rtol 1e-4 + atol 1e-5; the mistakes the tests try move pixels by 1e-2 and more. Every check of
+# this part runs VGG19.
+_on_vgg19 = on_model("vgg19", rtol=1e-4, atol=1e-5)
+
 EXERCISES: list[Exercise] = [
-    Exercise(
+    _on_vgg19(
         name="synthesize_texture_by_hand",
         notebook="16_texture_synthesis",
-        models=("vgg19",),
         hint=(
             "Run vgg.net's named children in order and keep the Gram matrix (F F^T / positions) at each wanted "
             "layer; the targets come from the texture without gradient; optimize logits (pixels = sigmoid, fed "
@@ -138,28 +140,23 @@ EXERCISES: list[Exercise] = [
         ),
         make_inputs=_texture_inputs,
         call=_texture_call,
-        rtol=1e-4,
-        atol=1e-5,
         cases=2,
     ),
-    Exercise(
+    _on_vgg19(
         name="masked_gram_losses_by_hand",
         notebook="17_neural_doodle",
-        models=("vgg19",),
         hint=(
             "For each region: shrink its mask to the layer's size with F.adaptive_avg_pool2d, G = (F * m) F^T / "
             "sum(m); the region's loss is the mean over layers of ||G(image) - G(painting)||^2 / ||G(painting)||^2."
         ),
         make_inputs=_doodle_inputs,
         call=_doodle_call,
-        rtol=1e-4,
         atol=1e-6,
         dims=("region",),
     ),
-    Exercise(
+    _on_vgg19(
         name="style_transfer_by_hand",
         notebook="18_style_transfer",
-        models=("vgg19",),
         hint=(
             "Start from the photo's logits (pixels = sigmoid(logits), the photo clamped to [1e-3, 1 - 1e-3]); each "
             "Adam step: alpha * ||F - P||^2 / ||P||^2 at content_layer + beta * the mean over style_layers of "
@@ -167,8 +164,6 @@ EXERCISES: list[Exercise] = [
         ),
         make_inputs=_transfer_inputs,
         call=_transfer_call,
-        rtol=1e-4,
-        atol=1e-5,
         cases=2,
     ),
 ]

@@ -268,6 +268,16 @@ def _captioned(cells: Sequence[tuple[Any, str]], label: str, fontsize: float, pa
     return out
 
 
+def _captioned_table(
+    rows: dict[str, Sequence[tuple[Any, str]]], fontsize: float, pad: float | None, caller: str
+) -> tuple[list[list[Panel]], int]:
+    """The panels of :func:`captioned_rows` and :func:`image_rows` (one list per row, ``rows`` checked) and the
+    length of the longest row; the two differ only in how they lay the table out."""
+    if not rows or not any(len(r) for r in rows.values()):
+        raise ValueError(f"{caller} needs at least one image")
+    return [_captioned(r, label, fontsize, pad) for label, r in rows.items()], max(len(r) for r in rows.values())
+
+
 def captioned_rows(
     rows: dict[str, Sequence[tuple[Any, str]]],
     size: float = 2.0,
@@ -278,11 +288,8 @@ def captioned_rows(
     """A table of images, each with its own caption: ``rows`` {row label: [(image, caption), ...]};
     the row label is written at the left. Rows may have different lengths (empty cells stay blank).
     Images (H, W, 3) of different sizes are all drawn in cells of the same size."""
-    if not rows or not any(len(r) for r in rows.values()):
-        raise ValueError("captioned_rows needs at least one image")
-    k = max(len(r) for r in rows.values())
+    cells, k = _captioned_table(rows, fontsize, None, "captioned_rows")
     label_w = 1.0 if any(rows) else 0.0
-    cells = [_captioned(r, label, fontsize, None) for label, r in rows.items()]
     figsize = (size * k + label_w, (size + 0.4) * len(rows) + 0.4)
     fig, _ = panel_table(cells, figsize, list(rows), fontsize + 1, allow_blank=allow_blank)
     _suptitle(fig, suptitle, fontsize=10)
@@ -302,9 +309,7 @@ def image_rows(
     """Like :func:`captioned_rows` (``rows`` {row label: [(image, caption), ...]}), but the space above
     every row grows with the number of lines of the longest caption, so two- or three-line captions
     never run into the row above or the title. Images (H, W, 3) or (h, w) are drawn in square cells."""
-    if not rows or not any(len(r) for r in rows.values()):
-        raise ValueError("image_rows needs at least one image")
-    k = max(len(r) for r in rows.values())
+    cells, k = _captioned_table(rows, fontsize, 3, "image_rows")
     lines = max((c.count("\n") + 1 for r in rows.values() for _, c in r if c), default=0)
     cap = lines * fontsize * 1.3 / 72 + 0.08  # inches of caption above each row
     top = 0.4 if suptitle else 0.05
@@ -318,7 +323,6 @@ def image_rows(
         wspace=0.04,
         hspace=cap / size,
     )
-    cells = [_captioned(r, label, fontsize, 3) for label, r in rows.items()]
     panel_table(cells, row_labels=list(rows), label_fontsize=fontsize + 1, axes=axes, allow_blank=allow_blank)
     _suptitle(fig, suptitle, fontsize=10, y=1 - 0.08 / height, va="top")
     return fig
