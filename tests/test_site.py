@@ -3,7 +3,9 @@
 The fast tests check the generated book (parts, config, the static and the download copies of a notebook); the
 rest build the real site once into a temporary folder (about 1.5 min on the 2-core CPU, nothing executed) and
 check it as a reader meets it: the home page, every notebook a page, sidebar and previous/next navigation, search,
-downloads, no resource from the internet, and formulas typeset by the bundled MathJax in a real browser.
+downloads, no resource from the internet, and, in Chromium with the network cut off (every request that is not for
+a file aborted and recorded), formulas typeset by the bundled MathJax with no raw TeX left, and the search page
+finding a chapter. Screenshots go to ``build/browser/`` (or ``$BROWSER_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import functools
 import json
 import os
 import re
+import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from tools import build_site as site
 FILES = site.notebook_files()
 PAGES = [f"notebooks/{p.stem}.html" for p in FILES]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", site.ROOT / "build" / "browser"))
+SEARCH_WORD, SEARCH_CHAPTER = "Grad-CAM", "notebooks/06_grad_cam.html"  # a word, and the chapter about it
 
 
 class _Tags(HTMLParser):
@@ -250,25 +255,103 @@ def test_math_is_typeset_by_the_bundled_mathjax(out):
     assert r'<span class="math notranslate nohighlight">\(\partial S_c / \partial I\)</span>' in html
 
 
-@pytest.mark.browser
-def test_formulas_render_offline_in_a_browser(out):
-    """Chromium opens a page from disk: MathJax typesets every formula, and no request leaves the site's folder."""
+# ---------------------------------------------------------------- the built site in a browser, offline
+
+# A page's text as a reader sees it, without code (a code cell may hold a "$") and without typeset formulas.
+PROSE = """() => {
+  const main = (document.querySelector('main') || document.body).cloneNode(true);
+  main.querySelectorAll('pre, code, script, style, mjx-container, .cell_input').forEach(e => e.remove());
+  return main.textContent;
+}"""
+RAW_TEX = re.compile(r"\$\$|\$[^$\n]{1,200}\$|\\\(|\\\[|\\begin\{")
+
+
+@pytest.fixture(scope="module")
+def chromium():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test does: apt-get install chromium)")
+    pytest.importorskip("playwright", reason="playwright is a dev dependency: pip install -e '.[dev]'")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto((out / PAGES[0]).as_uri())
-            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
-            page.evaluate("MathJax.startup.promise")
-            spans = page.locator("span.math").count()
-            assert spans >= 2 and page.locator("span.math mjx-container").count() == spans
-            assert page.locator("mjx-merror").count() == 0
-            assert not [u for u in requests if not u.startswith(("file://", "data:"))], requests
+            yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture()
+def offline(chromium):
+    """A page with the network cut off: every request that is not for a file (or data: URL) is aborted and
+    recorded in ``page.blocked``; the test checks that none was made."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:")):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    page.blocked = blocked
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _most_math_page(out: Path) -> str:
+    spans = {p: sum(t == "span" and "math" in a.get("class", "").split() for t, a in _page(out, p).tags) for p in PAGES}
+    return max(spans, key=spans.get)
+
+
+@pytest.mark.browser
+def test_formulas_render_offline_in_a_browser(out, offline):
+    """Chromium opens pages from disk with the network cut off: the bundled MathJax typesets every formula,
+    no raw TeX ($...$, \\(...\\)) is left in the text, and no request leaves the site's folder."""
+    page = offline
+    for rel in dict.fromkeys([PAGES[0], _most_math_page(out)]):
+        page.goto((out / rel).as_uri())
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000)
+        page.evaluate("MathJax.startup.promise")
+        spans = page.locator("span.math, div.math").count()
+        assert spans >= 2 and page.locator("span.math mjx-container, div.math mjx-container").count() == spans, rel
+        assert page.locator("mjx-merror").count() == 0, rel
+        raw = RAW_TEX.findall(page.evaluate(PROSE))
+        assert not raw, f"{rel}: TeX left untypeset in the text: {raw[:5]}"
+        page.locator("span.math mjx-container").first.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"site_math_{Path(rel).stem}.png"))
+    assert page.blocked == [], f"requests to the network: {page.blocked}"
+
+
+@pytest.mark.browser
+def test_search_page_finds_the_chapter_offline(out, offline):
+    """The search page, opened from disk with the network cut off, lists the chapter a word names; its link opens
+    that chapter."""
+    page = offline
+    chapter = (out / SEARCH_CHAPTER).resolve()
+    title = site.notebook_title(_read(site.ROOT / "notebooks" / f"{chapter.stem}.ipynb"))
+    page.goto((out / "search.html").as_uri() + "?q=" + urllib.parse.quote(SEARCH_WORD))
+    done = "() => /Search finished|did not match/.test(document.querySelector('#search-results')?.innerText || '')"
+    page.wait_for_function(done, timeout=30_000)
+    results = page.locator("#search-results ul.search li > a")
+    links = results.evaluate_all("els => els.map(a => [a.href, a.innerText])")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "site_search.png"))
+    hits = [i for i, (href, _) in enumerate(links) if _file_of(href) == chapter]
+    assert hits, f"searching {SEARCH_WORD!r} does not list {SEARCH_CHAPTER}: {links}"
+    assert links[hits[0]][1].startswith(title), links[hits[0]]
+    results.nth(hits[0]).click()
+    page.wait_for_load_state()
+    assert _file_of(page.url) == chapter and page.locator("h1").first.inner_text().startswith(title)
+    assert page.blocked == [], f"requests to the network: {page.blocked}"
+
+
+def _file_of(url: str) -> Path:
+    """The file a file:// URL names (without ?query and #anchor)."""
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).resolve()
