@@ -227,14 +227,47 @@ def pool_maxima(
     return {n: torch.cat(v) for n, v in vals.items()}, {n: torch.cat(p) for n, p in poss.items()}, shapes
 
 
-def strongest(values: torch.Tensor, k: int, distinct: bool = True, tol: float = 1e-6) -> list[int]:
-    """Indices of the ``k`` largest of ``values`` (N,), strongest first (ties: the smaller index).
+def _check_groups(groups: Sequence | np.ndarray | None, n: int, k: int) -> list | None:
+    """``groups`` as a list of ``n`` hashable labels with at least ``k`` different ones (or ``None``)."""
+    if groups is None:
+        return None
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__"):
+        raise TypeError(f"groups must be a sequence of labels, one per crop, got {type(groups).__name__}")
+    labels = groups.tolist() if isinstance(groups, np.ndarray) else list(groups)
+    if len(labels) != n:
+        raise ValueError(f"groups must hold one label per crop: got {len(labels)} labels for {n} crops")
+    try:
+        distinct = len(set(labels))
+    except TypeError as err:
+        raise TypeError(f"groups must hold hashable labels (str, int): {err}") from None
+    if distinct < k:
+        raise ValueError(f"k={k} but groups names only {distinct} different sources: at most one crop per source")
+    return labels
 
-    ``distinct`` skips a value equal (to ``tol``, relative) to one already chosen -- overlapping
-    crops repeat the same patch -- unless fewer than ``k`` distinct values exist (then the best of
-    the skipped ones fill up). The one ranking of "top patches" in the package.
+
+def strongest(
+    values: torch.Tensor, k: int, distinct: bool = True, tol: float = 1e-6, groups: Sequence | None = None
+) -> list[int]:
+    """Indices of the ``k`` largest of ``values`` (N,), strongest first (ties: the smaller index).
+    The one ranking of "top patches" in the package.
+
+    Inputs: ``distinct`` skips a value equal (to ``tol``, relative) to one already chosen --
+    overlapping crops repeat the same patch -- unless fewer than ``k`` distinct values exist (then
+    the best of the skipped ones fill up); ``groups`` (N,) labels, e.g. the source photo of each
+    crop (``datasets.crop_pool``'s labels): at most one index per label -- the strongest crop of
+    each source -- so the top ``k`` show ``k`` different sources (needs >= ``k`` labels).
+    Returns: a list of ``k`` ints.
     """
+    k = check_int(k, "k", low=1)
+    if k > len(values):
+        raise ValueError(f"k={k} is larger than the number of values ({len(values)})")
+    labels = _check_groups(groups, len(values), k)
     ranked = torch.argsort(values, descending=True, stable=True).tolist()
+    if labels is not None:  # only the strongest crop of each source competes
+        best: dict = {}
+        for i in ranked:
+            best.setdefault(labels[i], i)
+        ranked = [i for i in ranked if best[labels[i]] == i]
     chosen: list[int] = []
     if distinct:
         for i in ranked:
@@ -259,7 +292,8 @@ class TopPatches:
     beyond the crop); ``patches`` the crops cut to those boxes (clipped to the crop);
     ``fields`` the same regions at full size, grey where the box leaves the crop (all of one size:
     for side-by-side display); ``pool_values`` (N,) the activation of every crop of the pool (for
-    comparisons such as "top patches beat the median").
+    comparisons such as "top patches beat the median"); ``groups`` the group label of each chosen
+    crop (its source image) when :func:`top_patches` got ``groups``, else ``None``.
     """
 
     layer: str
@@ -271,6 +305,7 @@ class TopPatches:
     patches: list[np.ndarray]
     fields: list[np.ndarray]
     pool_values: np.ndarray
+    groups: list | None = None
 
 
 def _field_box(model: nn.Module | ZooModel, layer: str, pos: tuple[int, int], crop_hw: tuple[int, int]) -> tuple:
@@ -344,6 +379,7 @@ def top_patches(
     cache: PoolCache | None = None,
     distinct: bool = True,
     inside: bool = True,
+    groups: Sequence | np.ndarray | None = None,
 ) -> TopPatches:
     """The image patches of a pool with the largest activations of one channel (Girshick et al.
     2014, Fig. 4; Zeiler & Fergus 2014, Fig. 2 right half).
@@ -355,16 +391,21 @@ def top_patches(
     ``inside`` only positions whose receptive field lies inside the crop (see :class:`PoolCache`;
     a given ``cache`` must have the same setting); ``distinct`` skips a crop whose activation
     equals (to 1e-6, relative) one already chosen -- overlapping crops repeat the same patch --
-    unless fewer than ``k`` distinct values exist.
+    unless fewer than ``k`` distinct values exist; ``groups`` (N,) a label per crop, e.g. its
+    source photo (the labels of ``datasets.crop_pool``): at most one crop per label, the
+    strongest, so the ``k`` patches come from ``k`` different photos (needs >= ``k`` labels).
     Returns: a :class:`TopPatches` (activations sorted, strongest first). Each patch is the
     receptive field of the strongest position in the crop (the whole crop when the network is not
     a plain conv/ReLU/max-pool Sequential).
     Raises: ``ValueError`` for an unknown layer, a channel out of range, ``k`` < 1 or larger than
-    the pool, an empty or malformed pool, or a cache of another model/pool.
+    the pool, an empty or malformed pool, a cache of another model/pool, or ``groups`` of another
+    length or with fewer than ``k`` labels; ``TypeError`` for a non-integer ``channel``/``k`` or
+    ``groups`` that is not a sequence of hashable labels.
     """
     names = _check_layers(model, layer)
     arr = _check_pool(crops, k)
     check_int(channel, "channel")
+    labels = _check_groups(groups, len(arr), k)
     if cache is None:
         cache = PoolCache(model, crops, batch_size=batch_size, inside=inside)
     elif not cache.matches(model, crops):
@@ -375,7 +416,7 @@ def top_patches(
     values = cache.values[layer]
     channel = _check_channel(channel, values.shape[1], layer)
     col = values[:, channel]
-    chosen = strongest(col, k, distinct)
+    chosen = strongest(col, k, distinct, groups=labels)
     order = torch.as_tensor(chosen, dtype=torch.long)
     idx = order.numpy().astype(np.int64)
     pos = cache.positions[layer][order, channel].numpy()
@@ -386,4 +427,5 @@ def top_patches(
         boxes.append(box)
         patches.append(clipped)
         fields.append(full)
-    return TopPatches(layer, channel, idx, col[order].numpy(), pos, boxes, patches, fields, col.numpy())
+    chosen_groups = None if labels is None else [labels[i] for i in idx]
+    return TopPatches(layer, channel, idx, col[order].numpy(), pos, boxes, patches, fields, col.numpy(), chosen_groups)

@@ -20,6 +20,7 @@ precision. The projection of a unit is zero outside the unit's receptive field
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,19 +248,26 @@ def channel_maxima(
 
 
 def top_patches(
-    acts: PoolActivations, layer: str, channel: int, k: int = 9, distinct: bool = True
+    acts: PoolActivations,
+    layer: str,
+    channel: int,
+    k: int = 9,
+    distinct: bool = True,
+    groups: Sequence | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the ``k`` pool images that activate ``(layer, channel)`` most, strongest first,
     and their activations (:func:`lecture_utils.activations.strongest`). ``distinct`` skips images
     whose activation equals (to 1e-5, relative) one already chosen -- overlapping crops or flat
-    regions repeat the same patch -- unless fewer than ``k`` distinct values exist.
+    regions repeat the same patch -- unless fewer than ``k`` distinct values exist; ``groups`` (N,)
+    a label per pool image (its source photo, ``datasets.crop_pool``'s labels): at most one image
+    per label, so the ``k`` come from ``k`` different photos.
     Returns: (k,) ints, (k,) floats (k at most the pool size)."""
     if layer not in acts.values:
         raise ValueError(f"layer {layer!r} was not recorded; recorded: {', '.join(acts.values)}")
     v = acts.values[layer]
     _check_channel(channel, v.shape[1], layer)
     k = check_int(k, "k", low=1)
-    idx = np.array(strongest(v[:, channel], min(k, len(v)), distinct, tol=1e-5), dtype=np.int64)
+    idx = np.array(strongest(v[:, channel], min(k, len(v)), distinct, tol=1e-5, groups=groups), dtype=np.int64)
     return idx, v[idx, channel].numpy()
 
 
@@ -285,18 +293,19 @@ def unit_gallery(
     layer: str,
     channel: int,
     k: int = 9,
+    groups: Sequence | np.ndarray | None = None,
 ) -> UnitGallery:
     """Zeiler & Fergus's Fig. 2 for one unit: the ``k`` strongest pool patches and the deconvnet
     projection of the unit's strongest activation in each, both cropped to its receptive field.
 
     Inputs: ``crops`` (N, S, S, 3) uint8 pool; ``images`` the same pool preprocessed (N, 3, S, S);
-    ``acts`` from :func:`channel_maxima` on ``images``. Projections are shown grey = 0
-    (``plot.signed_rgb``, in RGB).
+    ``acts`` from :func:`channel_maxima` on ``images``; ``groups`` see :func:`top_patches` (at
+    most one patch per source photo). Projections are shown grey = 0 (``plot.signed_rgb``, in RGB).
     """
     from .backprop import rgb_gradient
     from .plot import signed_rgb
 
-    idx, vals = top_patches(acts, layer, channel, k)
+    idx, vals = top_patches(acts, layer, channel, k, groups=groups)
     pos = [tuple(int(t) for t in acts.positions[layer][i, channel]) for i in idx]
     proj, _ = deconvnet_projections(model, images[torch.as_tensor(idx)], layer, channel, pos)
     proj = rgb_gradient(model, proj).cpu()

@@ -118,17 +118,34 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray, metric: str = "euclidean") 
     return torch.cdist(ta, tb).float().numpy()
 
 
+def _check_groups(groups: Sequence | np.ndarray | None, n: int) -> np.ndarray | None:
+    """``groups`` as an (n,) array of labels (or ``None``)."""
+    if groups is None:
+        return None
+    if isinstance(groups, (str, bytes)) or not hasattr(groups, "__len__"):
+        raise TypeError(f"groups must be a sequence of labels, one per point, got {type(groups).__name__}")
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"groups must hold one label per point: shape ({n},), got {g.shape}")
+    return g
+
+
 def nearest_neighbours(
     features: np.ndarray,
     queries: Sequence[int] | np.ndarray,
     k: int = 5,
     metric: str = "euclidean",
+    groups: Sequence | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest neighbours of some points of a set, the point itself excluded.
 
     Inputs: ``features`` (N, D); ``queries`` (Q,) indices into ``features``; ``metric``
-    "euclidean" or "cosine". Ties are broken by the smaller index.
+    "euclidean" or "cosine"; ``groups`` (N,) optional labels, e.g. the source photo of each crop:
+    then no neighbour shares the query's label and at most one neighbour comes from each label
+    (the nearest of its group) -- neighbours from ``k`` other photos, not crops of one.
+    Ties are broken by the smaller index.
     Returns: ``indices`` (Q, k) int64 nearest first, and their ``distances`` (Q, k).
+    Raises: ``ValueError`` when fewer than ``k`` candidates (or other groups) are left.
     """
     f = _features(features)
     q = np.asarray(queries)
@@ -136,31 +153,52 @@ def nearest_neighbours(
         raise ValueError(f"queries must be a non-empty 1-D list of indices, got {queries!r}")
     if q.min() < 0 or q.max() >= len(f):
         raise ValueError(f"query index out of range: {len(f)} points (0..{len(f) - 1}), got {q.min()}..{q.max()}")
-    k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
+    g = _check_groups(groups, len(f))
+    if g is None:
+        k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
+    else:
+        k = _check_k(k, len(np.unique(g)) - 1, "groups (all but the query's)")
     d = pairwise_distances(f[q], f, metric).astype(np.float64)
     d[np.arange(len(q)), q] = np.inf
-    idx = np.argsort(d, axis=1, kind="stable")[:, :k]
-    return idx.astype(np.int64), np.take_along_axis(d, idx, axis=1).astype(np.float32)
+    if g is None:
+        idx = np.argsort(d, axis=1, kind="stable")[:, :k]
+        return idx.astype(np.int64), np.take_along_axis(d, idx, axis=1).astype(np.float32)
+    d[g[q][:, None] == g[None, :]] = np.inf  # nothing from the query's own group
+    idx = np.empty((len(q), k), np.int64)
+    for r, order in enumerate(np.argsort(d, axis=1, kind="stable")):
+        _, first = np.unique(g[order], return_index=True)  # the nearest point of each group
+        idx[r] = order[np.sort(first)][:k]
+    return idx, np.take_along_axis(d, idx, axis=1).astype(np.float32)
 
 
 def knn_agreement(
-    features: np.ndarray, labels: Sequence | np.ndarray, k: int = 5, metric: str = "euclidean", batch: int = 1024
+    features: np.ndarray,
+    labels: Sequence | np.ndarray,
+    k: int = 5,
+    metric: str = "euclidean",
+    batch: int = 1024,
+    groups: Sequence | np.ndarray | None = None,
 ) -> float:
     """How often a point's ``k`` nearest neighbours (itself excluded) share its label: the mean,
     over all points, of the fraction of its neighbours with the same label. 1 = every neighbourhood
     is pure; about 1/#classes for random features and balanced classes.
 
-    Inputs: ``features`` (N, D); ``labels`` (N,) class ids or names. Returns: a float in [0, 1].
+    Inputs: ``features`` (N, D); ``labels`` (N,) class ids or names; ``groups`` (N,) optional
+    source labels: neighbours then come from other groups only, one per group
+    (:func:`nearest_neighbours`) -- e.g. "photo or painting?" without counting crops of the same
+    picture. Returns: a float in [0, 1].
     """
     f = _features(features)
     y = np.asarray(labels)
     if y.shape != (len(f),):
         raise ValueError(f"labels must have shape ({len(f)},), got {y.shape}")
-    k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
+    batch = check_int(batch, "batch", low=1)
+    if groups is None:
+        k = _check_k(k, len(f) - 1, "neighbours (all points but the query)")
     hits = 0.0
     for start in range(0, len(f), batch):
         q = np.arange(start, min(len(f), start + batch))
-        idx, _ = nearest_neighbours(f, q, k, metric)
+        idx, _ = nearest_neighbours(f, q, k, metric, groups=groups)
         hits += float((y[idx] == y[q][:, None]).sum())
     return hits / (len(f) * k)
 

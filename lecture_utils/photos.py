@@ -24,7 +24,7 @@ from PIL import Image
 from .checks import check_int
 from .images import data_dir
 
-__all__ = ["Photo", "photo_dir", "photo_manifest", "load_photo", "photo_pool"]
+__all__ = ["Photo", "photo_dir", "photo_manifest", "photo_names", "photo_labels", "load_photo", "photo_pool"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,48 @@ def photo_manifest() -> list[Photo]:
     return list(_manifest(str(path)))
 
 
+def _draw(n: int | None, seed: int) -> list[Photo]:
+    """All rows of the manifest, or ``n`` of them drawn with ``seed`` (a private generator), in file order."""
+    rows = photo_manifest()
+    if n is not None:
+        n = check_int(n, "n", low=1, high=len(rows))
+        order = np.random.default_rng(check_int(seed, "seed")).permutation(len(rows))[:n]
+        rows = [rows[i] for i in sorted(order)]
+    return rows
+
+
+def photo_names(n: int | None = None, seed: int = 0) -> list[str]:
+    """File names of the pool's photos, for ``datasets.crop_pool(sources=...)``.
+
+    Inputs: ``n`` how many (``None``: all; else ``n`` drawn with ``seed`` by a private generator,
+    the global random state untouched -- the same ``n``/``seed`` draw the same photos as
+    :func:`photo_pool`).
+    Returns: a list of file names (``"gcompris_cat.jpg"``, ...) in manifest order.
+    """
+    return [p.file for p in _draw(n, seed)]
+
+
+def photo_labels(names: list[str] | tuple[str, ...]) -> list[str]:
+    """EfficientNet-Lite0's top-1 class of each named photo (the manifest's ``label``), e.g. as
+    captions under top patches. A name that is not a pool photo (a sample image or painting of
+    ``images.sample_names()``) keeps its own name.
+
+    Inputs: ``names`` a list of file names (with or without ``.jpg``) or sample names.
+    Returns: a list of str of the same length.
+    """
+    if isinstance(names, str) or not isinstance(names, (list, tuple, np.ndarray)):
+        raise TypeError(f"names must be a list of photo file names, got {type(names).__name__}")
+    by_name = {}
+    for p in photo_manifest():
+        by_name[p.file] = by_name[p.file.removesuffix(".jpg")] = p.label
+    out = []
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"names must hold str, got {type(name).__name__} ({name!r})")
+        out.append(by_name.get(name, name))
+    return out
+
+
 def _find(name: str) -> Photo:
     if not isinstance(name, str):
         raise TypeError(f"name must be a photo's file name (str), got {type(name).__name__}")
@@ -106,11 +148,7 @@ def photo_pool(n: int | None = None, size: int = 224, seed: int = 0) -> tuple[np
     Returns: ``images`` uint8 (N, size, size, 3) and the ``Photo`` rows in the same order.
     """
     size = check_int(size, "size", low=8, high=1024)
-    rows = photo_manifest()
-    if n is not None:
-        n = check_int(n, "n", low=1, high=len(rows))
-        order = np.random.default_rng(check_int(seed, "seed")).permutation(len(rows))[:n]
-        rows = [rows[i] for i in sorted(order)]
+    rows = _draw(n, seed)
     out = np.empty((len(rows), size, size, 3), np.uint8)
     for i, p in enumerate(rows):
         im = load_photo(p.file)

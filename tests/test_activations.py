@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from lecture_utils import plot
-from lecture_utils.activations import PoolCache, feature_maps, relu_layers, top_patches, zero_fraction
+from lecture_utils.activations import PoolCache, feature_maps, relu_layers, strongest, top_patches, zero_fraction
 from lecture_utils.datasets import crop_pool
 from tests.helpers import assert_leaves_model_clean, assert_raises_and_leaves_clean
 
@@ -228,3 +228,74 @@ def test_activation_plots():
         plot.activation_mosaic(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="values"):
         plot.patch_rows({"unit": ([np.zeros((4, 4, 3))], [1.0, 2.0])})
+
+
+# --- at most one crop per source photo (issue #17): `groups=` ---------------------------------------------------
+
+
+def three_of_one_photo_pool() -> tuple[np.ndarray, list[str]]:
+    """6 crops of 3 'photos': photo a's three crops are the three brightest (250, 240, 230); b: 200, 50; c: 120."""
+    values = [250, 240, 230, 200, 50, 120]
+    groups = ["a", "a", "a", "b", "b", "c"]
+    crops = np.zeros((6, 12, 12, 3), np.uint8)
+    for i, v in enumerate(values):
+        crops[i, 5:8, 5:8, 0] = v
+    return crops, groups
+
+
+def test_top_patches_groups_takes_one_crop_per_photo():
+    net = red_box_net()
+    crops, groups = three_of_one_photo_pool()
+    plain = top_patches(net, crops, "1", 0, k=3)
+    assert plain.indices.tolist() == [0, 1, 2] and plain.groups is None  # the top 3: three crops of photo a
+    t = top_patches(net, crops, "1", 0, k=3, groups=groups)
+    assert t.indices.tolist() == [0, 3, 5]  # the best crop of a (250), of b (200), of c (120)
+    assert t.groups == ["a", "b", "c"]
+    assert np.allclose(t.values, np.array([250, 200, 120]) / 255, atol=1e-6)
+    assert np.allclose(t.pool_values, np.array([250, 240, 230, 200, 50, 120]) / 255, atol=1e-6)  # all crops
+    # numpy labels and the cache give the same answer; groups=None is the old ranking
+    cache = PoolCache(net, crops)
+    assert top_patches(net, crops, "1", 0, k=3, groups=np.array(groups), cache=cache).indices.tolist() == [0, 3, 5]
+    assert strongest(torch.tensor([0.9, 0.8, 0.7, 0.6]), 2, groups=[1, 1, 2, 2]) == [0, 2]
+
+
+def test_groups_and_distinct_together():
+    # photo a: 5 and a repeat of b's value 4 at index 1; b: 4; c: 3 -> one per photo, and no two equal values
+    values = torch.tensor([5.0, 4.0, 4.0, 3.0])
+    assert strongest(values, 3, groups=["a", "a", "b", "c"]) == [0, 2, 3]
+    assert strongest(values, 3, groups=["a", "b", "c", "d"]) == [0, 1, 3]  # distinct skips the repeated 4
+    assert strongest(values, 3, groups=["a", "b", "c", "d"], distinct=False) == [0, 1, 2]
+    # fewer distinct values than k: the skipped fill up, still one per group
+    assert strongest(torch.tensor([2.0, 2.0, 2.0, 1.0]), 3, groups=["a", "b", "b", "c"]) == [0, 1, 3]
+
+
+def test_groups_bad_inputs_are_named():
+    net = red_box_net()
+    crops, groups = three_of_one_photo_pool()
+    bad = [
+        (lambda: top_patches(net, crops, "1", 0, k=4, groups=groups), ValueError, "k=4 but groups names only 3"),
+        (lambda: top_patches(net, crops, "1", 0, k=2, groups=groups[:5]), ValueError, "groups must hold one label"),
+        (lambda: top_patches(net, crops, "1", 0, k=2, groups="aaabbc"), TypeError, "groups must be a sequence"),
+        (lambda: top_patches(net, crops, "1", 0, k=2, groups=[[1]] * 6), TypeError, "hashable"),
+        (lambda: strongest(torch.ones(3), 4), ValueError, "k=4 is larger"),
+        (lambda: strongest(torch.ones(3), 1.5), TypeError, "k must be an integer"),
+    ]
+    for call, exc, match in bad:
+        with pytest.raises(exc, match=match):
+            call()
+
+
+def test_vgg_top_patches_from_pool_photos_one_per_photo(vgg):
+    from lecture_utils.photos import photo_names
+
+    names = photo_names(n=6, seed=1)
+    crops, labels = crop_pool(size=40, per_image=3, sources=names, seed=2)
+    assert len(crops) == 18 and set(labels) == set(names)
+    state = (torch.random.get_rng_state(), np.random.get_state()[1].copy())
+    assert_leaves_model_clean(vgg, lambda: top_patches(vgg, crops, "relu2_2", 5, k=6, groups=labels))
+    t = top_patches(vgg, crops, "relu2_2", 5, k=6, groups=labels)
+    assert sorted(t.groups) == sorted(names)  # six crops, six photos
+    assert [labels[i] for i in t.indices] == t.groups and np.all(np.diff(t.values) <= 0)
+    best = {g: max(v for v, lab in zip(t.pool_values, labels) if lab == g) for g in names}
+    assert np.allclose(t.values, [best[g] for g in t.groups])  # each photo's strongest crop
+    assert torch.equal(state[0], torch.random.get_rng_state()) and np.array_equal(state[1], np.random.get_state()[1])

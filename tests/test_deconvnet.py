@@ -171,3 +171,17 @@ def test_hygiene_and_bad_input(vgg, tiny_cnn):
         top_patches(acts, "relu2_1", 0)
     with pytest.raises(ValueError, match="k must"):
         top_patches(acts, "relu1_1", 0, k=0)
+
+
+def test_top_patches_take_at_most_one_crop_per_source_photo():
+    # channel 0: the three strongest crops come from photo "a"; with groups the top 3 are a, b, c
+    v = torch.tensor([[9.0], [8.0], [7.0], [3.0], [2.0], [1.0]])
+    acts = PoolActivations({"relu1_1": v}, {"relu1_1": torch.zeros(6, 1, 2)})
+    idx, vals = top_patches(acts, "relu1_1", 0, k=3)
+    assert idx.tolist() == [0, 1, 2]
+    idx, vals = top_patches(acts, "relu1_1", 0, k=3, groups=["a", "a", "a", "b", "c", "b"])
+    assert idx.tolist() == [0, 3, 4] and vals.tolist() == [9.0, 3.0, 2.0]
+    with pytest.raises(ValueError, match="only 2 different sources"):
+        top_patches(acts, "relu1_1", 0, k=3, groups=["a", "a", "a", "b", "b", "b"])
+    with pytest.raises(ValueError, match="one label per crop"):
+        top_patches(acts, "relu1_1", 0, k=3, groups=["a", "b", "c"])

@@ -193,3 +193,24 @@ def test_thumbnail_map_puts_each_image_in_its_cell():
     assert np.allclose(canvas[0:4, 4:8], 128 / 255, atol=1e-6)  # top-right: image 1
     assert np.allclose(canvas[0:4, 0:4], 1.0) and canvas.shape == (8, 8, 3)  # empty cell: white
     plt.close(fig)
+
+
+def test_groups_give_neighbours_from_other_photos_one_each():
+    # LINE with groups: 0 and 1 are crops of photo "a", 2 and 3 of "b", 4 of "c", 5 of "d"
+    groups = ["a", "a", "b", "b", "c", "d"]
+    idx, dist = nearest_neighbours(LINE, [0, 3], k=3, groups=groups)
+    # query 0: not 1 (its own photo); of photo b only the nearer 2 (distance 3), then c (10), then d (100)
+    assert idx.tolist() == [[2, 4, 5], [4, 1, 5]]  # query 3 (x=6): not 2 (its photo); c (4), a's nearer 1 (5), d
+    assert np.allclose(dist[0], [3, 10, 100]) and np.allclose(dist[1], [4, 5, np.hypot(6, 100)])
+    assert nearest_neighbours(LINE, [0], k=3)[0].tolist() == [[1, 2, 3]]  # without groups: the old answer
+    # photo/painting agreement, neighbours from other photos only: by hand
+    kind = np.array([0, 0, 0, 0, 1, 1])
+    # k=1: 0->2 (same kind), 1->2 (same), 2->1 (same), 3->4 (no), 4->3 (no), 5->0 (no): 3/6
+    assert knn_agreement(LINE, kind, k=1, groups=groups) == pytest.approx(3 / 6)
+    assert knn_agreement(LINE, kind, k=1) == pytest.approx(4 / 6)  # 3->2 counts without groups
+    with pytest.raises(ValueError, match="larger than the number of candidate groups"):
+        nearest_neighbours(LINE, [0], k=4, groups=groups)
+    with pytest.raises(ValueError, match="one label per point"):
+        nearest_neighbours(LINE, [0], k=1, groups=groups[:5])
+    with pytest.raises(TypeError, match="groups must be a sequence"):
+        knn_agreement(LINE, kind, k=1, groups=3)
