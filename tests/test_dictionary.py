@@ -113,17 +113,28 @@ def test_icon_cache_bad_input(effnet, tiny_cnn):
     assert cache.rendered == 0
 
 
-def test_icon_canvas_opacity_by_hand():
-    red, blue = np.zeros((2, 2, 3)), np.zeros((2, 2, 3))
+def test_icon_canvas_full_opacity_and_strength_bars_by_hand():
+    red, blue = np.zeros((8, 8, 3)), np.zeros((8, 8, 3))
     red[..., 0], blue[..., 2] = 1.0, 1.0
     ch = np.array([[0, 1], [1, 9]])
-    out = plot.icon_canvas(ch, {0: red, 1: blue}, strength=np.array([[1.0, 0.5], [0.0, 1.0]]), gap=1)
-    assert out.shape == (7, 7, 3)
-    assert np.allclose(out[1:3, 1:3], red)  # full opacity
-    assert np.allclose(out[1:3, 4:6], [0.5, 0.5, 1.0])  # half blue over white
-    assert np.allclose(out[4:6, 1:3], 1.0) and np.allclose(out[4:6, 4:6], 1.0)  # transparent; no icon
+    out = plot.icon_canvas(ch, {0: red, 1: blue}, strength=np.array([[1.0, 0.5], [0.0, 1.0]]), gap=1, bar=2)
+    cell_h = 8 + 1 + 2  # icon, white line, bar
+    assert out.shape == (1 + 2 * (cell_h + 1), 1 + 2 * (8 + 1), 3)
+    assert np.allclose(out[1:9, 1:9], red) and np.allclose(out[1:9, 10:18], blue)  # full opacity at any strength
+    assert np.allclose(out[13:21, 1:9], blue)  # strength 0: still the full icon
+    fill, track = plot.part1_weights_and_attribution.STRENGTH_BAR_COLOUR, (0.82, 0.82, 0.82)
+    assert np.allclose(out[10:12, 1:9], fill)  # strength 1: a full bar
+    assert np.allclose(out[10:12, 10:14], fill) and np.allclose(out[10:12, 14:18], track)  # 0.5: half
+    assert np.allclose(out[22:24, 1:9], track)  # strength 0: an empty bar
+    assert np.allclose(out[13:24, 10:18], 1.0)  # no icon: a white cell, no bar
+    plain = plot.icon_canvas(ch, {0: red, 1: blue}, gap=1)  # no strength: no bars
+    assert plain.shape == (19, 19, 3) and np.allclose(plain[1:9, 10:18], blue)
+    default = plot.icon_canvas(ch, {0: red, 1: blue}, strength=np.ones((2, 2)), gap=1)
+    assert default.shape[0] == 1 + 2 * (8 + 1 + 3 + 1)  # bar of max(3, s // 8) px by default
     with pytest.raises(ValueError, match="strength"):
         plot.icon_canvas(ch, {0: red}, strength=np.ones((3, 3)))
+    with pytest.raises(ValueError, match="bar"):
+        plot.icon_canvas(ch, {0: red}, strength=np.ones((2, 2)), bar=0)
 
 
 def test_dictionary_figures():

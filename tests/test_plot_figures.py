@@ -274,6 +274,28 @@ def test_semantic_grid_puts_each_icon_in_its_cell():
     assert np.allclose(cell(canvas, 0, 1, 2), BLACK, atol=0.1)
 
 
+def test_semantic_grid_draws_weak_icons_at_full_opacity_with_a_strength_bar():
+    icons = {0: np.tile(BLUE, (32, 32, 1)), 1: np.tile(RED, (32, 32, 1))}
+    channels = np.array([[0, 1], [1, 0]])
+    strength = np.array([[1.0, 0.1], [0.5, 0.0]])
+    fig = plot.semantic_grid(marker(), channels, icons, strength, label=False)
+    _, canvas = image_panels(fig)
+    h, w = canvas.shape[:2]
+    for (i, j), c in np.ndenumerate(channels):  # the icon's middle: its own colour however weak the position
+        top, left = int((i + 0.3) * h / 2), int((j + 0.3) * w / 2)
+        bottom, right = int((i + 0.6) * h / 2), int((j + 0.7) * w / 2)
+        assert np.allclose(canvas[top:bottom, left:right].reshape(-1, 3).mean(0), icons[c][0, 0], atol=0.1)
+    # canvas 80 x 70 px: gap 2, icon 32, white line 1, bar max(3, 32 // 8) = 4; row 0's bars are rows 35-38
+    bar_row = int(36.5 / 80 * h)
+    orange = np.array(plot.part1_weights_and_attribution.STRENGTH_BAR_COLOUR)
+    row = canvas[bar_row]
+    assert np.allclose(row[int(0.1 * w)], orange, atol=0.1)  # strength 1: filled from left to right
+    assert np.allclose(row[int(0.4 * w)], orange, atol=0.1)
+    assert np.allclose(row[int(37.5 / 70 * w)], orange, atol=0.15)  # strength 0.1: 3 of 32 px, at the left
+    assert not np.allclose(row[int(0.8 * w)], orange, atol=0.15)
+    plt.close(fig)
+
+
 def test_thumbnail_map_draws_each_thumbnail_where_its_point_is():
     points = np.array([[0.0, 0.0], [1.0, 1.0]])  # bottom-left and top-right
     thumbs = [np.tile(RED, (4, 4, 1)), np.tile(BLUE, (4, 4, 1))]

@@ -314,10 +314,18 @@ def occlusion_maps(
     return fig
 
 
-def icon_canvas(channels: Any, icons: dict[int, Any], strength: Any | None = None, gap: int = 2) -> np.ndarray:
+STRENGTH_BAR_COLOUR = (0.85, 0.33, 0.0)  # dark orange: the filled part of an icon's strength bar
+STRENGTH_BAR_TRACK = (0.82, 0.82, 0.82)  # light grey: the empty part
+
+
+def icon_canvas(
+    channels: Any, icons: dict[int, Any], strength: Any | None = None, gap: int = 2, bar: int | None = None
+) -> np.ndarray:
     """An (h, w) grid of channel icons as one RGB array: cell (i, j) shows ``icons[channels[i, j]]``
-    blended over white with opacity ``strength[i, j]`` in [0, 1] (1 when not given). A channel
-    without an icon leaves its cell white. All icons must have the same (s, s, 3) shape."""
+    at full opacity. With ``strength`` ((h, w) in [0, 1]) each icon gets a **strength bar** below it,
+    ``bar`` pixels high (default ``max(3, s // 8)``): the left ``strength[i, j]`` of its width filled in
+    dark orange, the rest light grey. Without ``strength`` there is no bar. A channel without an icon
+    leaves its cell (and its bar) white. All icons must have the same (s, s, 3) shape."""
     ch = np.asarray(to_array(channels)).astype(int)
     if ch.ndim != 2:
         raise ValueError(f"channels must be an (h, w) grid, got shape {ch.shape}")
@@ -325,15 +333,25 @@ def icon_canvas(channels: Any, icons: dict[int, Any], strength: Any | None = Non
         raise ValueError("icon_canvas needs at least one icon")
     arrays = {int(k): to_array(v).astype(np.float64) for k, v in icons.items()}
     s = next(iter(arrays.values())).shape[0]
-    alpha = np.ones(ch.shape) if strength is None else np.clip(np.asarray(to_array(strength), dtype=float), 0, 1)
-    if alpha.shape != ch.shape:
-        raise ValueError(f"strength has shape {alpha.shape}, channels {ch.shape}")
+    level = None
+    if strength is not None:
+        level = np.clip(np.asarray(to_array(strength), dtype=float), 0, 1)
+        if level.shape != ch.shape:
+            raise ValueError(f"strength has shape {level.shape}, channels {ch.shape}")
+    if bar is not None and (isinstance(bar, bool) or not isinstance(bar, (int, np.integer)) or bar < 1):
+        raise ValueError(f"bar must be a positive int (pixels), got {bar!r}")
+    bh = 0 if level is None else int(bar) if bar is not None else max(3, s // 8)
+    cell_h = s + (bh + 1 if bh else 0)  # the icon, a 1-px white line, the bar
     h, w = ch.shape
-    out = np.ones((h * (s + gap) + gap, w * (s + gap) + gap, 3))
+    out = np.ones((h * (cell_h + gap) + gap, w * (s + gap) + gap, 3))
     for (i, j), c in np.ndenumerate(ch):
         if c in arrays:
-            top, left = gap + i * (s + gap), gap + j * (s + gap)
-            out[top : top + s, left : left + s] = alpha[i, j] * arrays[c] + (1 - alpha[i, j])
+            top, left = gap + i * (cell_h + gap), gap + j * (s + gap)
+            out[top : top + s, left : left + s] = arrays[c]
+            if bh:
+                filled = int(round(level[i, j] * s))
+                out[top + s + 1 : top + cell_h, left : left + s] = STRENGTH_BAR_TRACK
+                out[top + s + 1 : top + cell_h, left : left + filled] = STRENGTH_BAR_COLOUR
     return out
 
 
@@ -343,13 +361,14 @@ def semantic_grid(
     icons: dict[int, Any],
     strength: Any | None = None,
     title: str | None = None,
-    size: float = 4.2,
+    size: float = 5.6,
     label: bool = True,
     allow_blank: Blank = False,
 ) -> Figure:
     """The Building Blocks figure (Olah et al. 2018): the image with the layer's grid of positions,
     next to the grid of icons -- at each position the feature visualization of the channel that
-    fires most there, opacity = activation strength. ``label`` writes the channel numbers."""
+    fires most there, at full opacity, with a bar below each icon for the strength of its position
+    (see :func:`icon_canvas`). ``label`` writes the channel numbers."""
     img = to_array(image)
     ch = np.asarray(to_array(channels)).astype(int)
     h, w = ch.shape
@@ -360,7 +379,7 @@ def semantic_grid(
         a1.axhline(k * img.shape[0] / h - 0.5, color="white", linewidth=0.6, alpha=0.7)
     for k in range(1, w):
         a1.axvline(k * img.shape[1] / w - 0.5, color="white", linewidth=0.6, alpha=0.7)
-    a1.set_title(f"image, {h}x{w} positions", fontsize=10)
+    a1.set_title(f"image, {h}x{w} positions", fontsize=11)
     draw_panel(a2, Panel(canvas, name="icons"), allow_blank)
     if label and h * w <= 100:
         cell_h, cell_w = canvas.shape[0] / h, canvas.shape[1] / w
@@ -369,13 +388,13 @@ def semantic_grid(
                 j * cell_w + 3,
                 i * cell_h + 3,
                 str(c),
-                fontsize=6,
+                fontsize=8,
                 va="top",
                 ha="left",
                 color="black",
                 bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
             )
-    a2.set_title("most active channel per position (opacity = strength)", fontsize=10)
+    a2.set_title("most active channel per position" + ("" if strength is None else " (bar = strength)"), fontsize=11)
     for ax in (a1, a2):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -386,7 +405,7 @@ def dictionary_entries(
     image: Any,
     grid: tuple[int, int],
     entries: Sequence[dict[str, Any]],
-    size: float = 1.5,
+    size: float = 2.2,
     title: str | None = None,
     allow_blank: Blank = False,
 ) -> Figure:
@@ -414,7 +433,7 @@ def dictionary_entries(
         draw_panel(ax, Panel(img, name=f"position ({row}, {col})"), allow_blank)
         ch_, cw_ = img.shape[0] / grid[0], img.shape[1] / grid[1]
         ax.add_patch(Rectangle((col * cw_ - 0.5, row * ch_ - 0.5), cw_, ch_, fill=False, ec="red", lw=2))
-        ax.set_title(f"position ({row}, {col})", fontsize=8)
+        ax.set_title(f"position ({row}, {col})", fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
         for j, ((c, v), icon) in enumerate(zip(top, icons)):
@@ -423,7 +442,7 @@ def dictionary_entries(
             draw_panel(ai, Panel(to_array(icon), name=f"channel {c}"), allow_blank)
             ai.set_xticks([])
             ai.set_yticks([])
-            ai.set_title(f"channel {c}: {v:.1f}", fontsize=8)
+            ai.set_title(f"channel {c}: {v:.1f}", fontsize=10)
             ab = fig.add_subplot(cell[1])
             ab.barh([0], [vmax], color="0.9", height=0.8)
             ab.barh([0], [max(v, 0)], color="tab:orange" if j == 0 else "tab:blue", height=0.8)
@@ -431,5 +450,5 @@ def dictionary_entries(
             ab.set_ylim(-0.5, 0.5)
             ab.axis("off")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=12)
     return fig
