@@ -44,7 +44,9 @@ site: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[site]"
 	$(PY) tools/build_site.py build/site
 
-# Present one notebook as RISE slides (1280x720) in the browser: make slides NB=notebooks/03_cam.ipynb
+# Present one notebook as RISE slides (1280x720): make slides NB=notebooks/03_cam.ipynb opens it in the classic
+# notebook (nbclassic + RISE 5.7, the extra `slides`; RISE's nbextension comes enabled with its wheel):
+# Cell > Run All, then Alt-R starts the slideshow. notebooks/rise.css fits figures and long code to the slide.
 slides: NB = notebooks/00_why_and_what.ipynb
 slides: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[slides]"

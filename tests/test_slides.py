@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -45,12 +46,88 @@ def test_png_size_from_header():
         slides.png_size(base64.b64encode(b"GIF89a" + b"\0" * 40).decode())
 
 
-def test_png_height_is_scaled_to_the_output_width():
+def test_png_height_is_scaled_to_the_output_width_and_the_figure_cap():
     narrow = new_output("display_data", data={"image/png": _png(400, 300)})
     wide = new_output("display_data", data={"image/png": _png(int(2 * slides.OUT_TEXT_W), 600)})
-    pad = slides.PNG_PAD + slides.OUT_PAD
+    tall = new_output("display_data", data={"image/png": _png(800, 1400)})
+    pad = slides.PNG_PAD
     assert slides.output_height(narrow) == pytest.approx(300 + pad)  # shown at its pixel size
     assert slides.output_height(wide) == pytest.approx(300 + pad)  # scaled down by 2 to fit the width
+    assert slides.output_height(tall) == pytest.approx(slides.FIG_MAX_H + pad)  # rise.css: max-height
+    assert slides.output_height(narrow, width=200) == pytest.approx(150 + pad)  # the right column of a split
+
+
+def test_rise_css_holds_the_rules_the_estimate_models():
+    """notebooks/rise.css and the constants of tools/slides.py describe the same rules."""
+    css = (ROOT / "notebooks" / "rise.css").read_text()
+    assert f"max-height: {slides.FIG_MAX_H:.0f}px;" in css and f"max-height: {slides.MULTI_FIG_MAX_H:.0f}px;" in css
+    for lines, zoom in slides.CODE_ZOOM:
+        assert f".code_cell:has(.CodeMirror-code > :nth-child({lines})) .input {{\n  zoom: {zoom};" in css
+    split = f":nth-child({slides.SPLIT_LINES})):has(.output_subarea img, .jupyter-widgets),\n"
+    widget = f":nth-child({slides.WIDGET_SPLIT_LINES})):has(.widget-vbox)"
+    assert split in css and f"{widget} {{\n  display: grid;" in css
+    for lines, zoom in slides.SPLIT_ZOOM[:-1]:
+        assert f":nth-child({lines})):has(.output_subarea img, .jupyter-widgets) .input {{\n  zoom: {zoom};" in css
+    assert f"{widget} .input {{\n  zoom: {slides.SPLIT_ZOOM[-1][1]};" in css
+    assert (
+        f".text_cell_render:has(> :nth-child({slides.DENSE_BLOCKS})) {{\n  font-size: {slides.DENSE_FONT:.0%};" in css
+    )
+    assert "url(" not in css and "@import" not in css  # nothing loaded from anywhere
+
+
+def test_long_code_is_smaller_and_code_with_a_figure_goes_beside_it():
+    assert slides.code_layout(_code(10)) == ("stacked", 1.0)
+    assert slides.code_layout(_code(20)) == ("stacked", 0.85)
+    assert slides.code_layout(_code(54)) == ("stacked", 0.55)
+    short_fig = _figure_cell(1000, 500, "\n".join(["a = 1"] * 5))
+    long_fig = _figure_cell(1000, 500, "\n".join(["a = 1"] * 30))
+    assert slides.code_layout(short_fig) == ("stacked", 1.0)
+    assert slides.code_layout(long_fig) == ("split", 0.6)
+    assert slides.code_layout(_figure_cell(1000, 500, "\n".join(["a = 1"] * 14))) == ("split", 0.7)
+    interactive = new_output("display_data", data={slides.WIDGET: {"model_id": "x"}, "text/plain": "Interactive(...)"})
+    bar = new_output("display_data", data={slides.WIDGET: {"model_id": "x"}, "text/plain": "a:  40%|####  | 4/10"})
+    assert slides.code_layout(new_code_cell("\n".join(["a = 1"] * 10), outputs=[interactive])) == ("split", 0.7)
+    assert slides.code_layout(new_code_cell("\n".join(["a = 1"] * 10), outputs=[bar])) == ("stacked", 1.0)
+    code = (slides.CODE_IN_PAD + 30 * slides.CODE_LINE_H) * 0.6
+    figure = 500 * slides.SPLIT_OUT_W / 1000 + slides.PNG_PAD
+    assert slides.cell_height(long_fig) == pytest.approx(slides.CODE_CELL_PAD + max(code, figure))
+    # two figures in one cell: each capped lower, so that they fit one above the other
+    two = new_code_cell("show(a)\nshow(b)", outputs=[*_figure_cell(600, 600).outputs, *_figure_cell(600, 600).outputs])
+    code = slides.CODE_IN_PAD + 2 * slides.CODE_LINE_H
+    assert slides.cell_height(two) == pytest.approx(slides.CODE_CELL_PAD + code + 2 * (slides.MULTI_FIG_MAX_H + 18))
+
+
+def test_progress_bars_count_as_the_line_they_show():
+    bar = [new_output("stream", name="stderr", text=f"\rtraining: {p:3d}%|###| {p}/100") for p in range(0, 101, 10)]
+    bar += [new_output("stream", name="stderr", text="\n"), new_output("stream", name="stdout", text="done\n")]
+    merged = slides.merge_streams(bar)
+    assert [o["text"] for o in merged] == ["training: 100%|###| 100/100\n", "done\n"]
+    assert sum(slides.output_height(o) for o in merged) == pytest.approx(2 * (slides.OUT_LINE_H + slides.OUT_PAD))
+    tqdm = new_output("display_data", data={slides.WIDGET: {"model_id": "x"}, "text/plain": "a:  40%|####  | 4/10"})
+    assert slides.output_height(tqdm) == slides.PROGRESS_H
+    widget = new_output("display_data", data={slides.WIDGET: {"model_id": "x"}, "text/plain": "Interactive(...)"})
+    assert slides.output_height(widget) == slides.WIDGET_H
+
+
+def test_dense_markdown_is_smaller():
+    blocks = "## Summary\n\n* one\n* two\n\ntext\n\n### Next\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nmore\n"
+    assert slides.markdown_blocks(blocks) == 6
+    assert slides.markdown_blocks(blocks + "\nlast\n") == slides.DENSE_BLOCKS == 7
+    assert slides.markdown_blocks("a\nb\n\n- x\n  y\n- z\n\n```\ncode\n\nmore\n```") == 3
+    normal = slides.markdown_height(blocks)
+    dense = slides.markdown_height(blocks + "\nlast\n")
+    assert dense < normal * 1.05  # one more paragraph, all of it in smaller type
+
+
+def test_server_config_and_command(tmp_path):
+    import json as _json
+
+    cfg = slides.server_config(tmp_path / "cfg")
+    assert _json.loads((cfg / "nbconfig" / "rise.json").read_text()) == slides.RISE_SETTINGS
+    assert slides.RISE_SETTINGS["theme"] == "white"  # "simple" and the others fetch Google Fonts
+    cmd, env = slides.server(tmp_path, cfg, ["--no-browser"])
+    assert cmd[1:3] == ["-m", "nbclassic"] and f"--ServerApp.root_dir={tmp_path}" in cmd and "--no-browser" in cmd
+    assert env["JUPYTER_CONFIG_PATH"].split(os.pathsep)[0] == str(cfg) and "MPLBACKEND" not in env
 
 
 def test_text_heights_grow_with_lines_and_wrapping():
@@ -58,7 +135,7 @@ def test_text_heights_grow_with_lines_and_wrapping():
     assert three == pytest.approx(3 * one)  # three paragraphs
     long = " ".join(["word"] * 400)  # ~2000 characters wrap to several lines at 1244 px
     assert slides.markdown_height(long) > 5 * slides.MD_LINE_H
-    assert slides.markdown_height("## Heading") == pytest.approx(slides.HEADING_H[2])
+    assert slides.markdown_height("## Heading") == pytest.approx(slides.HEADING_H[2] * slides.MD_SCALE)
     out = new_output("stream", name="stdout", text="\n".join(f"line {i}" for i in range(10)) + "\n")
     assert slides.output_height(out) == pytest.approx(10 * slides.OUT_LINE_H + slides.OUT_PAD)
     assert slides.cell_height(_code(10)) - slides.cell_height(_code(5)) == pytest.approx(5 * slides.CODE_LINE_H)
@@ -107,13 +184,13 @@ def test_too_tall_run_of_cells_is_split_into_subslides():
         assert s.height <= slides.BUDGET_H, (s.start, s.height)
     assert slides.check(nb) == []
     # an intro paragraph stays with the code it introduces when the split falls between them
-    cells = [new_markdown_cell("# Title"), _code(25, "a"), new_markdown_cell("Now the second part:"), _code(15, "b")]
+    cells = [new_markdown_cell("# Title"), _code(34, "a"), new_markdown_cell("Now the second part:"), _code(18, "b")]
     nb = slides.assign(new_notebook(cells=cells))
     assert _types(nb) == ["slide", "subslide", "subslide", "-"]
 
 
-def test_single_too_tall_figure_is_reported_and_not_changed():
-    tall = _figure_cell(800, 1400)
+def test_single_too_tall_cell_is_reported_and_not_changed():
+    tall = new_code_cell("print(log)", outputs=[new_output("stream", name="stdout", text="line\n" * 80)])
     before = json.dumps(tall.outputs)
     nb = slides.assign(new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("a = 1"), tall]))
     assert json.dumps(nb.cells[2].outputs) == before
