@@ -34,9 +34,9 @@ import torch
 from PIL import Image
 
 from . import losses
-from .checks import check_choice, check_int, check_positive
+from .checks import check_choice, check_int, check_non_negative, check_positive
 from .models import ZooModel
-from .optimize import Objective, PixelImage, render
+from .optimize import INPUT, Objective, PixelImage, render
 from .style import (
     STYLE_LAYERS,
     StyleResult,
@@ -191,6 +191,8 @@ def synthesize(
     sd: float = 0.1,
     snapshots: Sequence[int] = (),
     progress: bool = False,
+    init: torch.Tensor | None = None,
+    tv: float = 0.0,
 ) -> StyleResult:
     """Synthesis from noise matching one spatially invariant statistic of ``image`` at ``layers``.
 
@@ -201,8 +203,13 @@ def synthesize(
     deviation ``sd`` (in logit units) drawn with ``seed``. ``style.synthesize_texture`` starts from
     ``sd=0.5`` with ``lr=0.05``; fainter noise and a larger step leave less pixel noise after
     the short runs a CPU affords (the Gram matrices barely see pixel-level colour noise).
-    Returns: :class:`~lecture_utils.style.StyleResult`; ``values`` the optimized loss per step,
-    ``start`` and ``final`` *both* losses ``{"gram": ..., "mean": ...}`` whichever was optimized.
+    ``init`` (1, 3, h, w) RGB in [0, 1]: start from this image instead of noise (``size`` and ``sd``
+    are then ignored), e.g. a smaller result upsampled (coarse to fine); ``tv`` > 0 adds
+    ``tv`` times the total variation of the pixels (:func:`lecture_utils.losses.total_variation`)
+    to the optimized loss, against the pixel grain a CNN's gradient leaves.
+    Returns: :class:`~lecture_utils.style.StyleResult`; ``values`` the optimized loss per step
+    (with ``tv``: the statistic's loss plus ``tv`` times the total variation), ``start`` and ``final``
+    *both* losses ``{"gram": ..., "mean": ...}`` whichever was optimized (without the TV term).
     """
     check_vgg(model)
     layers = check_layers(model, layers)
@@ -210,16 +217,25 @@ def synthesize(
     statistic = check_choice(statistic, "statistic", STATISTICS)
     check_count(steps, "steps")
     check_positive(sd, "sd")
-    param = PixelImage(size, seed=seed, sd=sd).to(model.device)  # checks the size
+    tv = check_non_negative(tv, "tv")
+    if init is not None:
+        if not isinstance(init, torch.Tensor) or init.ndim != 4 or tuple(init.shape[:2]) != (1, 3):
+            raise ValueError(f"init must be an RGB tensor (1, 3, h, w) in [0, 1], got {getattr(init, 'shape', init)!r}")
+        if not bool(torch.isfinite(init).all()) or init.min() < 0 or init.max() > 1:
+            raise ValueError("init must be finite RGB values in [0, 1]")
+        param = PixelImage(0, init=init.detach().float()).to(model.device)
+    else:
+        param = PixelImage(size, seed=seed, sd=sd).to(model.device)  # checks the size
     check_image_size(model, tuple(param().shape[-2:]), layers, "the texture (size)")
     parts = {
         "gram": style_loss(style_targets(model, image, layers)),
         "mean": mean_loss(mean_targets(model, image, layers)),
     }
+    objective = parts[statistic]
+    if tv:
+        objective = objective + tv * Objective(lambda acts: losses.total_variation(acts[INPUT]), [], "TV")
     start = loss_values(model, param(), parts)
-    res = render(
-        model, -parts[statistic], steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress
-    )
+    res = render(model, -objective, steps=steps, lr=lr, param=param, snapshots=snapshots, seed=seed, progress=progress)
     final = loss_values(model, torch.from_numpy(res.image).permute(2, 0, 1)[None].to(model.device), parts)
     return StyleResult(res.image, [-v for v in res.values], res.snapshots, start, final)
 

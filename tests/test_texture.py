@@ -234,3 +234,34 @@ def test_bad_images_and_models(vgg, bricks):
     assert_raises_and_leaves_clean(vgg, lambda: texture.mean_targets(vgg, brick, ["nope"]), ValueError, "nope")
     with pytest.raises(TypeError, match="ZooModel"):
         texture.synthesize(vgg.net, brick)
+
+
+def test_synthesize_from_init_with_tv(vgg, bricks):
+    brick, _ = bricks
+    layers = ["relu1_1", "relu2_1"]
+    plain = texture.synthesize(vgg, brick, layers, size=32, steps=3)
+    again = texture.synthesize(vgg, brick, layers, size=32, steps=3, tv=0.0, init=None)
+    assert np.array_equal(plain.image, again.image) and plain.values == again.values  # the defaults change nothing
+    init = torch.full((1, 3, 40, 24), 0.5)
+    init[..., ::2, :] = 0.6
+    ours = texture.synthesize(vgg, brick, layers, init=init, steps=5, lr=0.05, size=999)
+    assert ours.image.shape == (40, 24, 3)  # the size of init, not ``size``
+    smooth = texture.synthesize(vgg, brick, layers, init=init, steps=5, lr=0.05, tv=10.0)
+    tv = lambda a: float(np.abs(np.diff(a, axis=0)).mean() + np.abs(np.diff(a, axis=1)).mean())  # noqa: E731
+    assert tv(smooth.image) < tv(ours.image)
+    assert ours.start["gram"] == pytest.approx(smooth.start["gram"])  # the start is init, whatever tv
+    assert smooth.values[0] > ours.values[0]  # the optimized loss includes the TV term
+    assert_leaves_model_clean(vgg, lambda: texture.synthesize(vgg, brick, layers, init=init, steps=2, tv=0.1))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"tv": -1.0}, "tv"),
+        ({"init": torch.zeros(3, 32, 32)}, "init"),
+        ({"init": torch.zeros(1, 1, 32, 32)}, "init"),
+        ({"init": torch.full((1, 3, 32, 32), 2.0)}, "init"),
+    ],
+)
+def test_synthesize_bad_init_and_tv(vgg, bricks, kwargs, match):
+    assert_raises_and_leaves_clean(vgg, lambda: texture.synthesize(vgg, bricks[0], **kwargs), ValueError, match)
