@@ -10,7 +10,8 @@ Submodules:
 - ``targets``  class targets by index or name
 - ``attribution`` gradient of a class score w.r.t. the input (and later methods)
 - ``adversarial`` fast gradient sign method
-- ``smallcnn``, ``deconvnet``, ``backprop``, ``cam``, ``interpretable`` part I methods (lectures 01-06)
+- ``smallcnn``, ``deconvnet``, ``backprop``, ``cam``, ``interpretable`` part I methods (lectures 01-06);
+  ``firstlayer`` the shipped 11x11 first layer and the filter measurements of 01
 - ``inversion``, ``neighbours``, ``activations``, ``occlusion``, ``sanity`` part II (lectures 07-11)
 - ``optimize`` the input-optimization engine: param / objectives / transforms / render (07, 12-18)
 - ``fullgrad``, ``dictionary`` FullGrad, Integrated Gradients, semantic dictionaries (lecture 13)
