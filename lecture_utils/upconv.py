@@ -5,12 +5,12 @@ Paper: Dosovitskiy, Springenberg & Brox (2015), "Learning to Generate Chairs wit
 Neural Networks" (CVPR); extended in "Learning to Generate Chairs, Tables and Cars with Convolutional
 Networks" (TPAMI 2017).
 
-The paper's 1-stream generator (its Fig. 1), scaled down for 48x48 images (:class:`ChairGenerator`)::
+The paper's 1-stream generator (its Fig. 1), scaled down for 64x64 images (:class:`ChairGenerator`)::
 
     style one-hot c (S)     -> FC -> FC  \\
-    view (sin/cos az, el)  -> FC -> FC   > concat -> FC -> FC -> FC -> reshape (C, 6, 6)
+    view (sin/cos az, el)  -> FC -> FC   > concat -> FC -> FC -> FC -> reshape (C, 8, 8)
     transformation theta    -> FC -> FC  /
-    -> [upsample x2, conv 3x3, conv 3x3] x 3  (6 -> 12 -> 24 -> 48, "up-convolutions")
+    -> [upsample x2, conv 3x3, conv 3x3] x 3  (8 -> 16 -> 32 -> 64, "up-convolutions")
     -> two heads: RGB of the chair (premultiplied by its mask) and the segmentation mask (logits)
 
 Loss (paper's Sec. 3): squared error between the RGB output and the target image times its mask,
@@ -89,7 +89,7 @@ HOLDOUT_STYLES = (2, 6, 11)
 azimuth, i.e. every 40 degrees, is seen); all other styles are seen from all 36 x 3 views."""
 HOLDOUT_KEEP_EVERY = 4
 
-CHAIRS_GENERATOR_SHA256 = "018f8d78cc5c0505f9cb4bbbd40eb66c8e8f51ed831b814f509061e781a88527"
+CHAIRS_GENERATOR_SHA256 = "e443340ebd4bee8e7d2f63b4624d4f3dfd4e1248d554057f970c2d119b4d53a6"
 """sha256 of ``data/weights/chairs_generator.pt`` (made by ``python tools/train_chairs_generator.py``)."""
 
 
@@ -252,8 +252,8 @@ class ChairGenerator(nn.Module):
     def __init__(
         self,
         n_styles: int = 12,
-        size: int = 48,
-        start: int = 6,
+        size: int = 64,
+        start: int = 8,
         channels: Sequence[int] = (64, 64, 32, 16),
         style_dim: int = 128,
         view_dim: int = 64,
@@ -688,5 +688,6 @@ def load_chairs_generator(device: str | torch.device = "cpu") -> ChairGenerator:
 # ----------------------------------------------------------------------------------------------------
 # the training script
 
+CHAIR_SIZE = 64  # the shipped generator draws 64x64 chairs (start 8 -> 16 -> 32 -> 64)
 FULL_SETTINGS: dict[str, Any] = {"steps": 2000, "batch_size": 48, "lr": 4e-3, "theta_prob": 0.1, "seed": 0}
 """Settings of the shipped weights (``python tools/train_chairs_generator.py``)."""

@@ -66,7 +66,7 @@ def test_upconv_block():
 def test_generator_shapes():
     net = upconv.ChairGenerator()
     fg, logit = net(torch.eye(12)[:2], upconv.view_code([0.0, 90.0], [10.0, 20.0]), torch.zeros(2, 5))
-    assert fg.shape == (2, 3, 48, 48) and logit.shape == (2, 1, 48, 48)
+    assert fg.shape == (2, 3, 64, 64) and logit.shape == (2, 1, 64, 64)
     n_params = sum(p.numel() for p in net.parameters())
     assert n_params * 4 < 8e6  # the float32 weights fit the 8 MB budget
     small = tiny_net()

@@ -1,6 +1,6 @@
 """Train the chair generator shipped with the course (``data/weights/chairs_generator.pt``).
 
-All 12 styles, 36 azimuths x 3 elevations at 48x48, the views of ``upconv.HOLDOUT_STYLES`` thinned to
+All 12 styles, 36 azimuths x 3 elevations at 64x64 (``--size``), the views of ``upconv.HOLDOUT_STYLES`` thinned to
 every 40 degrees; prints the held-out scores, the file's sha256 and its size. Settings:
 ``lecture_utils.upconv.FULL_SETTINGS``. Usage::
 
@@ -21,6 +21,7 @@ import torch
 
 from lecture_utils.chairs import holdout_mask, make_dataset
 from lecture_utils.upconv import (
+    CHAIR_SIZE,
     FULL_SETTINGS,
     HOLDOUT_KEEP_EVERY,
     HOLDOUT_STYLES,
@@ -36,13 +37,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python tools/train_chairs_generator.py", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=chairs_generator_path())
     parser.add_argument("--steps", type=int, default=FULL_SETTINGS["steps"])
+    parser.add_argument("--size", type=int, default=CHAIR_SIZE, help="image side in pixels (default %(default)s)")
     parser.add_argument("--device", default=None, help="default: cuda when present, else cpu")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (1: reproducible and polite)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     settings = dict(FULL_SETTINGS, steps=args.steps)
     t0 = time.time()
-    data = make_dataset()
+    data = make_dataset(size=args.size)
     train = ~holdout_mask(data, HOLDOUT_STYLES, HOLDOUT_KEEP_EVERY)
     print(f"rendered {len(data)} images in {time.time() - t0:.0f} s; {train.sum()} for training")
     net, history = train_generator(data, train, device=args.device, **settings)
@@ -52,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "settings": settings,
         "history": [round(h, 6) for h in history],
         "log_every": 10,
+        "size": args.size,
         "holdout_styles": list(HOLDOUT_STYLES),
         "holdout_keep_every": HOLDOUT_KEEP_EVERY,
         "heldout_mse": float(scores["generator"].mean()),
