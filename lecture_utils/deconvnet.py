@@ -21,7 +21,7 @@ precision. The projection of a unit is zero outside the unit's receptive field
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .activations import pool_maxima, strongest
-from .checks import check_finite, check_int, device_of
+from .checks import check_finite, check_int, check_number, device_of
 from .hooks import get_layer
 from .models import ZooModel, as_module
 from .targets import check_image
@@ -45,6 +45,8 @@ __all__ = [
     "UnitGallery",
     "selective_channels",
     "crop_box",
+    "enhance_projection",
+    "projection_concentration",
 ]
 
 
@@ -271,11 +273,52 @@ def top_patches(
     return idx, v[idx, channel].numpy()
 
 
+def enhance_projection(projection: np.ndarray, percentile: float = 99.0) -> np.ndarray:
+    """Contrast-enhanced display of one signed projection, normalized on its own as in Zeiler &
+    Fergus's Fig. 2: grey 0.5 is zero, and the ``percentile`` of this projection's own |values|
+    maps to black / white, the brightest ``100 - percentile`` % of the values clipped.
+
+    Inputs: ``projection`` (h, w, 3) signed RGB (e.g. :attr:`UnitGallery.signed`, already cropped
+    to the receptive field, so that the zeros outside it do not enter the percentile);
+    ``percentile`` in (0, 100]: 100 is the plain linear display (the largest |value| -> 0 / 1).
+    Returns: (h, w, 3) in [0, 1] (all grey for an all-zero projection)."""
+    from .plot import signed_rgb
+
+    check_number(percentile, "percentile", low=0.0, high=100.0, strict_low=True)
+    a = np.asarray(projection)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"enhance_projection takes an (h, w, 3) signed RGB projection, got shape {a.shape}")
+    return signed_rgb(a, percentile=percentile)
+
+
+def projection_concentration(projection: np.ndarray, fraction: float = 1 / 3) -> float:
+    """How compact a projection is: the largest share of its energy (|values| summed over the
+    colours) that one square window of side ``fraction`` x the shorter side can hold. A pattern
+    spread evenly over the crop gives about ``fraction**2``; one small blob gives close to 1.
+
+    Inputs: ``projection`` (h, w, 3) signed (or (h, w) energy); ``fraction`` in (0, 1].
+    Returns: a float in [0, 1] (0 for an all-zero projection)."""
+    check_number(fraction, "fraction", low=0.0, high=1.0, strict_low=True)
+    a = np.abs(np.asarray(projection, dtype=np.float64))
+    e = a.sum(-1) if a.ndim == 3 else a
+    if e.ndim != 2:
+        raise ValueError(f"projection_concentration takes an (h, w, 3) or (h, w) array, got shape {a.shape}")
+    total = float(e.sum())
+    if total <= 0:
+        return 0.0
+    k = max(1, int(round(min(e.shape) * fraction)))
+    c = np.pad(e, ((1, 0), (1, 0))).cumsum(0).cumsum(1)  # summed-area table: every window's sum at once
+    windows = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return float(windows.max() / total)
+
+
 @dataclass
 class UnitGallery:
     """The top patches of one unit and their deconvnet projections, cropped to the unit's
-    receptive field. ``projections`` / ``patches``: lists of (h, w, 3) arrays in [0, 1];
-    ``indices`` (k,) pool indices; ``values`` (k,) activations, strongest first."""
+    receptive field. ``projections`` / ``patches``: lists of (h, w, 3) arrays in [0, 1] (the
+    projections as displayed, :func:`enhance_projection`); ``signed``: the same projections as
+    signed RGB values, unscaled; ``indices`` (k,) pool indices; ``values`` (k,) activations,
+    strongest first."""
 
     layer: str
     channel: int
@@ -283,6 +326,7 @@ class UnitGallery:
     values: np.ndarray
     projections: list[np.ndarray]
     patches: list[np.ndarray]
+    signed: list[np.ndarray] = field(default_factory=list)
 
 
 def unit_gallery(
@@ -294,27 +338,29 @@ def unit_gallery(
     channel: int,
     k: int = 9,
     groups: Sequence | np.ndarray | None = None,
+    percentile: float = 99.0,
 ) -> UnitGallery:
     """Zeiler & Fergus's Fig. 2 for one unit: the ``k`` strongest pool patches and the deconvnet
     projection of the unit's strongest activation in each, both cropped to its receptive field.
 
     Inputs: ``crops`` (N, S, S, 3) uint8 pool; ``images`` the same pool preprocessed (N, 3, S, S);
     ``acts`` from :func:`channel_maxima` on ``images``; ``groups`` see :func:`top_patches` (at
-    most one patch per source photo). Projections are shown grey = 0 (``plot.signed_rgb``, in RGB).
+    most one patch per source photo); ``percentile``: each projection is contrast-enhanced on its
+    own (:func:`enhance_projection`, grey = 0, in RGB); 100 gives the plain linear display.
     """
     from .backprop import rgb_gradient
-    from .plot import signed_rgb
 
     idx, vals = top_patches(acts, layer, channel, k, groups=groups)
     pos = [tuple(int(t) for t in acts.positions[layer][i, channel]) for i in idx]
     proj, _ = deconvnet_projections(model, images[torch.as_tensor(idx)], layer, channel, pos)
-    proj = rgb_gradient(model, proj).cpu()
-    projections, patches = [], []
+    proj = rgb_gradient(model, proj).cpu().permute(0, 2, 3, 1).numpy()
+    projections, patches, signed = [], [], []
     for j, i in enumerate(idx):
         box = receptive_field(model, layer, pos[j])
-        projections.append(crop_box(signed_rgb(proj[j : j + 1], percentile=99.9), box))
+        signed.append(crop_box(proj[j], box).copy())
+        projections.append(enhance_projection(signed[-1], percentile))
         patches.append(crop_box(crops[i], box))
-    return UnitGallery(layer, channel, idx, vals, projections, patches)
+    return UnitGallery(layer, channel, idx, vals, projections, patches, signed)
 
 
 def selective_channels(acts: PoolActivations, layer: str, n: int = 2, k: int = 9) -> list[int]:

@@ -13,6 +13,8 @@ from lecture_utils.deconvnet import (
     crop_box,
     deconvnet_projection,
     deconvnet_projections,
+    enhance_projection,
+    projection_concentration,
     receptive_field,
     selective_channels,
     top_patches,
@@ -143,6 +145,44 @@ def test_top_patches_sorted_distinct_and_gallery(vgg):
     g = unit_gallery(vgg, crops, images, acts, "relu2_1", 7, k=4)
     assert len(g.projections) == len(g.patches) == 4
     assert g.projections[0].shape == g.patches[0].shape[:2] + (3,) and g.projections[0].shape[0] <= 10
+    assert len(g.signed) == 4 and g.signed[0].shape == g.projections[0].shape
+    for shown, raw in zip(g.projections, g.signed):  # each projection enhanced on its own
+        assert np.allclose(shown, enhance_projection(raw))
+    plain = unit_gallery(vgg, crops, images, acts, "relu2_1", 7, k=4, percentile=100.0)
+    assert np.allclose(plain.signed[0], g.signed[0])
+    assert np.abs(plain.projections[0] - 0.5).max() <= 0.5 + 1e-12
+
+
+def test_enhance_projection_per_projection_percentile():
+    rng = np.random.default_rng(0)
+    p = rng.normal(size=(20, 20, 3))
+    shown = enhance_projection(p, percentile=99.0)
+    scale = np.percentile(np.abs(p), 99.0)
+    assert np.allclose(shown, np.clip(0.5 + 0.5 * p / scale, 0, 1))
+    assert np.isclose((np.abs(shown - 0.5) >= 0.5 - 1e-12).mean(), 0.01, atol=0.002)  # about 1 % clipped
+    # each projection on its own: a projection 1000x weaker looks the same
+    assert np.allclose(enhance_projection(p * 1e-3), shown)
+    linear = enhance_projection(p, percentile=100.0)  # the plain display: nothing clipped
+    assert np.isclose(np.abs(linear - 0.5).max(), 0.5) and np.allclose(linear, 0.5 + 0.5 * p / np.abs(p).max())
+    assert np.all(enhance_projection(np.zeros((4, 4, 3))) == 0.5)
+    with pytest.raises(ValueError, match="percentile"):
+        enhance_projection(p, percentile=0.0)
+    with pytest.raises(ValueError, match="shape"):
+        enhance_projection(p[..., 0])
+
+
+def test_projection_concentration():
+    blob = np.zeros((30, 30, 3))
+    blob[10:14, 5:9] = -2.0  # signed: the energy is |values|
+    assert projection_concentration(blob) == 1.0
+    flat = np.ones((30, 30, 3))
+    assert np.isclose(projection_concentration(flat), 0.01 * 100 / 9, atol=1e-12)  # a 10x10 window of 30x30
+    half = flat.copy()
+    half[:, 15:] = 0
+    assert np.isclose(projection_concentration(half), 100 / 450)
+    assert projection_concentration(np.zeros((8, 8, 3))) == 0.0
+    with pytest.raises(ValueError, match="fraction"):
+        projection_concentration(flat, fraction=1.5)
 
 
 def test_hygiene_and_bad_input(vgg, tiny_cnn):
