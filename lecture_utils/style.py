@@ -471,9 +471,29 @@ def _item_losses(model: ZooModel, content: torch.Tensor, plan: _Plan) -> ItemLos
     return ItemLosses(plan.content_layer if plan.use_content else None, c_target, s_targets, tv=bool(plan.tv))
 
 
-def _start_image(rgb: torch.Tensor, plan: _Plan, b: int, seed: int) -> PixelImage:
+def _check_start(start: Any, b: int) -> torch.Tensor | None:
+    """``start`` checked: None, or a (1 or B, 3, h, w) RGB tensor in [0, 1]."""
+    if start is None:
+        return None
+    if not isinstance(start, torch.Tensor) or start.ndim != 4 or start.shape[1] != 3 or start.shape[0] not in (1, b):
+        got = getattr(start, "shape", type(start).__name__)
+        raise ValueError(f"start must be a (1, 3, h, w) or ({b}, 3, h, w) RGB tensor in [0, 1], got {got!r}")
+    check_finite(start, "start", _FINITE_HINT)
+    if float(start.min()) < 0 or float(start.max()) > 1:
+        raise ValueError("start must be RGB in [0, 1] (e.g. a result's images, not a preprocessed tensor)")
+    return start.float()
+
+
+def _start_image(rgb: torch.Tensor, plan: _Plan, b: int, seed: int, start: torch.Tensor | None = None) -> PixelImage:
     """``init="content"``: B copies of the photo; ``"noise"``: the same noise for every item, as a
-    batch-1 run with this ``seed`` draws it."""
+    batch-1 run with this ``seed`` draws it; ``start`` given: that RGB image (resized to the photo's
+    size, bilinearly) for every item, or item ``i`` from ``start[i]``."""
+    if start is not None:
+        hw = tuple(rgb.shape[-2:])
+        img = start.to(rgb.device)
+        if tuple(img.shape[-2:]) != hw:
+            img = torch.nn.functional.interpolate(img, size=hw, mode="bilinear", align_corners=False)
+        return PixelImage(0, init=img.clamp(0, 1).expand(b, -1, -1, -1).contiguous())
     if plan.init == "content":
         return PixelImage(0, init=rgb.expand(b, -1, -1, -1).contiguous())
     param = PixelImage(tuple(rgb.shape[-2:]), seed=seed, sd=0.5, batch=b)
@@ -483,7 +503,13 @@ def _start_image(rgb: torch.Tensor, plan: _Plan, b: int, seed: int) -> PixelImag
 
 
 def _transfer(
-    model: ZooModel, content: torch.Tensor, plan: _Plan, seed: int, snapshots: Sequence[int], progress: bool
+    model: ZooModel,
+    content: torch.Tensor,
+    plan: _Plan,
+    seed: int,
+    snapshots: Sequence[int],
+    progress: bool,
+    start: torch.Tensor | None = None,
 ) -> BatchStyleResult:
     """Optimize the B images of ``plan`` together (the objective is the sum of the items' losses)."""
     content = content.to(model.device)
@@ -515,7 +541,7 @@ def _transfer(
         return {k: v.cpu().numpy() for k, v in terms_of(acts).items()}
 
     layers = item_losses.layers + ([INPUT] if plan.tv else [])
-    param = _start_image(model.normalize.inverse(content).clamp(0, 1), plan, b, seed).to(model.device)
+    param = _start_image(model.normalize.inverse(content).clamp(0, 1), plan, b, seed, start).to(model.device)
     start = numbers(param())
     keep: dict[int, np.ndarray] = {}
     wanted = {check_count(s, "a snapshot step") for s in snapshots}
@@ -548,6 +574,7 @@ def style_transfer_batch(
     seed: int = 0,
     snapshots: Sequence[int] = (),
     progress: bool = False,
+    start: torch.Tensor | np.ndarray | None = None,
 ) -> BatchStyleResult:
     """Gatys et al.'s style transfer for ``B`` images at once; item ``i`` minimizes
     ``alpha[i] * L_content + beta[i] * L_style_i (+ tv * TV)``.
@@ -565,11 +592,17 @@ def style_transfer_batch(
     The objective is the *sum* of the items' losses; VGG19 treats the items independently and
     Adam works element by element, so item ``i`` follows the path it would follow alone, up to
     rounding. The caller's random generators are left as they were.
+    ``start`` (default None: ``init`` decides) an RGB image in [0, 1] to start from instead: (1, 3, h, w)
+    for every item or (B, 3, h, w), or a result's ``images`` (B, h, w, 3); resized bilinearly to the
+    photo's size when its size differs -- e.g. a run at half the size, for a coarse-to-fine schedule.
     Returns: :class:`BatchStyleResult`.
     """
     settings = dict(content_layer=content_layer, tv=tv, init=init, steps=steps, lr=lr)
     plan = _plan(model, content, style, alpha, beta, style_layers, **settings)
-    return _transfer(model, content, plan, seed, snapshots, progress)
+    if isinstance(start, np.ndarray):
+        start = torch.from_numpy(np.ascontiguousarray(start)).permute(0, 3, 1, 2) if start.ndim == 4 else start
+    start = _check_start(start, len(plan.alphas))
+    return _transfer(model, content, plan, seed, snapshots, progress, start)
 
 
 def style_transfer(
