@@ -47,10 +47,14 @@ __all__ = [
     "AZIMUTHS",
     "ELEVATIONS",
     "BACKGROUND",
+    "CHAIR_SIZE",
 ]
 
 BACKGROUND = (1.0, 1.0, 1.0)
 """Background colour (white, as the paper's renderings)."""
+
+CHAIR_SIZE = 64
+"""Image side in pixels of the data set and of the shipped generator (``upconv.ChairGenerator``)."""
 
 AZIMUTHS = tuple(float(a) for a in range(0, 360, 10))
 """The 36 azimuths of the data set, degrees."""
@@ -269,7 +273,7 @@ def render_boxes(
     boxes: Sequence[tuple[np.ndarray, np.ndarray]],
     azimuth: float = 0.0,
     elevation: float = 0.0,
-    size: int = 64,
+    size: int = CHAIR_SIZE,
     extent: float = 0.8,
     distance: float | None = 4.0,
     ss: int = 3,
@@ -386,7 +390,7 @@ def render_chair(
     style: int | ChairStyle,
     azimuth: float = 30.0,
     elevation: float = 20.0,
-    size: int = 64,
+    size: int = CHAIR_SIZE,
     **kwargs: Any,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Render one chair: ``(image (size, size, 3), mask (size, size))``; see :func:`render_boxes`."""
@@ -450,7 +454,7 @@ class ChairData:
 
 
 def make_dataset(
-    size: int = 64,
+    size: int = CHAIR_SIZE,
     styles: Sequence[int] | None = None,
     azimuths: Sequence[float] = AZIMUTHS,
     elevations: Sequence[float] = ELEVATIONS,

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .chairs import BACKGROUND, ChairData
+from .chairs import BACKGROUND, CHAIR_SIZE, ChairData
 from .checks import check_finite, check_int, check_number, check_positive, device_of, seeded
 from .datasets import data_dir
 from .models import default_device, load_saved, sha256_of, shipped_file
@@ -252,8 +252,8 @@ class ChairGenerator(nn.Module):
     def __init__(
         self,
         n_styles: int = 12,
-        size: int = 64,
-        start: int = 8,
+        size: int = CHAIR_SIZE,
+        start: int = CHAIR_SIZE // 8,
         channels: Sequence[int] = (64, 64, 32, 16),
         style_dim: int = 128,
         view_dim: int = 64,
@@ -688,6 +688,5 @@ def load_chairs_generator(device: str | torch.device = "cpu") -> ChairGenerator:
 # ----------------------------------------------------------------------------------------------------
 # the training script
 
-CHAIR_SIZE = 64  # the shipped generator draws 64x64 chairs (start 8 -> 16 -> 32 -> 64)
 FULL_SETTINGS: dict[str, Any] = {"steps": 2000, "batch_size": 48, "lr": 4e-3, "theta_prob": 0.1, "seed": 0}
 """Settings of the shipped weights (``python tools/train_chairs_generator.py``)."""
